@@ -1,0 +1,183 @@
+// sigkit/action.hpp - RAII over one sigaction, with exact restore, and
+// disposition queries.
+#pragma once
+
+#include <signal.h>
+
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "detail/table.hpp"
+#include "error.hpp"
+#include "signal.hpp"
+
+namespace sigkit {
+inline namespace v1 {
+
+/// What a signal's disposition is right now.
+struct disposition {
+  enum kind { dfl, ign, handler } kind = dfl;  // SIG_DFL, SIG_IGN or a function
+  bool ours = false;                          // the function is sigkit's handler
+  int flags = 0;                              // sa_flags
+  signal_set mask;                            // sa_mask
+};
+
+namespace detail {
+inline void check_actionable(signal s, const char* who) {
+  std::string why;
+  if (!s.valid())
+    why = "signal " + std::to_string(s.number()) + " is not a valid signal number (1.." +
+          std::to_string(signal_limit - 1) + ")";
+  else if (s.number() == SIGKILL || s.number() == SIGSTOP)
+    why = std::string(s.name()) + " cannot be caught, blocked or ignored";
+  else if (!s.catchable())
+    why = std::string(s.name()) + " is reserved by the C library";
+  if (!why.empty()) throw std::invalid_argument(std::string("sigkit::") + who + ": " + why);
+}
+}  // namespace detail
+
+/// The current disposition of `s`. Throws std::invalid_argument for an
+/// invalid signal, std::system_error if sigaction fails.
+inline disposition disposition_of(signal s) {
+  if (!s.valid())
+    throw std::invalid_argument("sigkit::disposition_of: signal " + std::to_string(s.number()) +
+                                " is not a valid signal number");
+  struct sigaction cur {};
+  if (detail::sys().sigaction(s.number(), nullptr, &cur) != 0)
+    detail::throw_error(detail::last_error(), "disposition_of: sigaction(" + std::string(s.name()) + ") failed");
+  disposition d;
+  d.kind = detail::is_ignore(cur) ? disposition::ign : detail::is_function(cur) ? disposition::handler : disposition::dfl;
+  d.ours = detail::is_ours(cur);
+  d.flags = cur.sa_flags;
+  d.mask = signal_set(cur.sa_mask);
+  return d;
+}
+
+/// Installs a struct sigaction for one signal and restores the previous one
+/// exactly (handler, flags, mask) when it dies. Move-only.
+///
+/// Restore in any order: if sigkit's own handler was installed on top of
+/// this action meanwhile (a stream or flag on the same signal), undoing
+/// this action hands the previous disposition to sigkit, which restores it
+/// when its last subscriber goes. If a foreign handler was installed on
+/// top, it is left alone.
+class scoped_action {
+ public:
+  /// Empty: restores nothing.
+  scoped_action() noexcept = default;
+
+  /// Installs `action` for `s`. Throws std::invalid_argument for invalid or
+  /// uncatchable signals, std::system_error if sigaction fails (nothing
+  /// changed).
+  scoped_action(signal s, const struct sigaction& action) {
+    detail::check_actionable(s, "scoped_action");
+    std::error_code ec;
+    install(s, action, ec);
+    detail::throw_if(ec, "scoped_action: sigaction(" + std::string(s.name()) + ") failed");
+  }
+  /// As above, reporting failure through `ec` (EINVAL for bad signals).
+  scoped_action(signal s, const struct sigaction& action, std::error_code& ec) noexcept {
+    ec.clear();
+    if (!s.catchable()) {
+      ec = std::make_error_code(std::errc::invalid_argument);
+      return;
+    }
+    install(s, action, ec);
+  }
+
+  scoped_action(scoped_action&& other) noexcept { *this = std::move(other); }
+  scoped_action& operator=(scoped_action&& other) noexcept {
+    if (this != &other) {
+      reset();
+      signal_ = other.signal_;
+      previous_ = other.previous_;
+      installed_ = other.installed_;
+      active_ = other.active_;
+      other.active_ = false;
+    }
+    return *this;
+  }
+  scoped_action(const scoped_action&) = delete;
+  scoped_action& operator=(const scoped_action&) = delete;
+  ~scoped_action() { reset(); }
+
+  /// True while this scope will restore something.
+  bool active() const noexcept { return active_; }
+  /// The signal this scope changed.
+  signal target() const noexcept { return signal_; }
+  /// The disposition that will be restored.
+  const struct sigaction& previous() const noexcept { return previous_; }
+
+  /// Restores the previous disposition now.
+  void reset() noexcept {
+    if (!active_) return;
+    active_ = false;
+    const int n = signal_.number();
+    struct sigaction cur {};
+    if (detail::sys().sigaction(n, nullptr, &cur) != 0) return;
+    if (detail::same_handler(cur, installed_)) {
+      detail::sys().sigaction(n, &previous_, nullptr);
+    } else if (detail::is_ours(cur)) {
+      try {
+        detail::splice_previous(n, installed_, previous_);
+      } catch (...) {  // std::bad_alloc: leave sigkit's record as it is
+      }
+    }
+    // Otherwise a foreign handler sits on top: leave it alone.
+  }
+
+  /// Keeps the installed action and forgets the previous one.
+  void release() noexcept { active_ = false; }
+
+ private:
+  void install(signal s, const struct sigaction& action, std::error_code& ec) noexcept {
+    struct sigaction old {};
+    if (detail::sys().sigaction(s.number(), &action, &old) != 0) {
+      ec = detail::last_error();
+      return;
+    }
+    signal_ = s;
+    previous_ = old;
+    installed_ = action;
+    active_ = true;
+  }
+
+  signal signal_{};
+  struct sigaction previous_ {};
+  struct sigaction installed_ {};
+  bool active_ = false;
+};
+
+namespace detail {
+inline struct sigaction simple_action(void (*h)(int)) noexcept {
+  struct sigaction a {};
+  a.sa_handler = h;
+  sigemptyset(&a.sa_mask);
+  return a;
+}
+}  // namespace detail
+
+/// Ignores `s` (SIG_IGN) for the scope's lifetime.
+inline scoped_action ignore(signal s) { return scoped_action(s, detail::simple_action(SIG_IGN)); }
+inline scoped_action ignore(signal s, std::error_code& ec) noexcept {
+  return scoped_action(s, detail::simple_action(SIG_IGN), ec);
+}
+
+/// Sets `s` to its default action (SIG_DFL) for the scope's lifetime.
+inline scoped_action use_default(signal s) { return scoped_action(s, detail::simple_action(SIG_DFL)); }
+inline scoped_action use_default(signal s, std::error_code& ec) noexcept {
+  return scoped_action(s, detail::simple_action(SIG_DFL), ec);
+}
+
+/// Does what `s` would do if nothing caught it: for terminating signals the
+/// process dies of `s` (unblock, SIG_DFL, re-raise: the exit status shows
+/// the signal); for stop signals the process stops and this returns once it
+/// is continued; for signals ignored by default it returns at once.
+/// Async-signal-safe.
+inline void raise_default(signal s) noexcept {
+  if (s.catchable()) detail::emulate_default(s.number());
+}
+
+}  // namespace v1
+}  // namespace sigkit

@@ -1,0 +1,480 @@
+// sigkit/detail/table.hpp - the process-wide signal table and the one
+// signal handler sigkit installs.
+//
+// Layout
+//   global() -> state: one slot per signal number, a writer lock, and the
+//   process incarnation word. Each slot publishes an immutable snapshot (the
+//   subscribers and the disposition that was there before sigkit) through
+//   an atomic pointer. The handler reads the snapshot inside a two-bucket
+//   reader count; writers replace the snapshot and then wait until both
+//   buckets have drained once (a "double flip", as signal-hook-registry's
+//   HalfLock does) before freeing the old snapshot or any subscriber it
+//   named. New handlers never wait and writers never starve.
+//
+// Fork
+//   Every subscriber records the incarnation of the process that made it.
+//   On Linux the incarnation word lives in a MADV_WIPEONFORK page, so a child
+//   made by any kind of fork reads 0 and treats every inherited subscriber
+//   as inert; a pthread_atfork child handler does the same elsewhere. The
+//   first subscriber made in the child gives it a new incarnation.
+//
+// Known races (written up where they live)
+//   * sigaction() has no compare-and-swap: between sigkit reading the
+//     current disposition and restoring the saved one, another thread that
+//     calls sigaction() directly can be overwritten. Code that changes
+//     dispositions through sigkit is serialised by the table lock.
+//   * Emulating a stop signal's default action briefly sets SIG_DFL: a
+//     second delivery of that signal in that window gets the default
+//     action, as it would have without sigkit.
+#pragma once
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include "../error.hpp"
+#include "../signal.hpp"
+#include "sys.hpp"
+
+/// Test instrumentation: called first and last in the signal handler. Tests
+/// define these to prove that nothing in the handler allocates or locks.
+#ifndef SIGKIT_HANDLER_ENTER
+#define SIGKIT_HANDLER_ENTER() ((void)0)
+#endif
+#ifndef SIGKIT_HANDLER_EXIT
+#define SIGKIT_HANDLER_EXIT() ((void)0)
+#endif
+
+namespace sigkit {
+inline namespace v1 {
+namespace detail {
+
+/// What the handler sees of a stream, flag or forwarder. The owner keeps it
+/// at a fixed address from subscribe() until unsubscribe() returns.
+struct subscriber {
+  /// Records one delivery. Called from the signal handler, on any thread,
+  /// possibly nested: must be async-signal-safe and lock-free.
+  void (*deliver)(subscriber* self, int signo, const siginfo_t* info) noexcept = nullptr;
+  /// The process incarnation this subscriber belongs to (set by subscribe).
+  std::uint64_t incarnation = 0;
+  /// Whether the handler that was there before sigkit runs too.
+  bool chain = true;
+};
+
+/// An immutable view of one signal's subscribers, published to the handler.
+struct snapshot {
+  struct sigaction previous {};       // the disposition before sigkit
+  bool previous_needs_mask = false;  // previous has a mask or SA_NODEFER
+  std::vector<subscriber*> subs;
+};
+
+struct slot {
+  std::atomic<snapshot*> current{nullptr};
+  std::atomic<unsigned> generation{0};
+  std::atomic<unsigned> readers[2]{};
+  std::atomic<bool> oneshot_used{false};  // an SA_RESETHAND previous has run
+  // Ordinary code only, under state::lock:
+  std::size_t subscribers = 0;  // entries in current->subs
+  bool displaced = false;       // a foreign handler was installed on top of ours
+};
+
+struct state {
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;  // writers only
+  slot slots[signal_limit];
+  std::atomic<std::atomic<std::uint64_t>*> incarnation_word{nullptr};
+  std::atomic<std::uint64_t> fallback_word{0};  // used without MADV_WIPEONFORK
+  std::uint64_t incarnation_counter = 0;        // under lock
+  bool atfork_registered = false;               // under lock
+};
+static_assert(std::is_trivially_destructible_v<state>,
+              "the handler must reach global state without a guard or an exit-time destructor");
+
+/// The one process-wide table. Constant-initialised, trivially destructible:
+/// reaching it takes no guard variable and no lock. Async-signal-safe.
+inline state& global() noexcept {
+  static constinit state s{};
+  return s;
+}
+
+/// The incarnation of this process, or 0 in a forked child that has not
+/// made a subscriber yet. Async-signal-safe.
+inline std::uint64_t current_incarnation() noexcept {
+  auto* w = global().incarnation_word.load(std::memory_order_acquire);
+  return w != nullptr ? w->load(std::memory_order_relaxed) : 0;
+}
+
+/// Holds the table lock (ordinary code).
+class table_lock {
+ public:
+  table_lock() noexcept { pthread_mutex_lock(&global().lock); }
+  ~table_lock() { pthread_mutex_unlock(&global().lock); }
+  table_lock(const table_lock&) = delete;
+  table_lock& operator=(const table_lock&) = delete;
+};
+
+inline void atfork_prepare() noexcept { pthread_mutex_lock(&global().lock); }
+inline void atfork_parent() noexcept { pthread_mutex_unlock(&global().lock); }
+inline void atfork_child() noexcept {
+  state& s = global();
+  // The child has one thread: re-initialise rather than unlock a mutex
+  // another thread id locked.
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  s.lock = fresh;
+  s.fallback_word.store(0, std::memory_order_relaxed);
+}
+
+/// Gives this process an incarnation if it has none (first use, or first
+/// subscriber after fork). Call under the table lock. Never fails: without
+/// mmap/MADV_WIPEONFORK it falls back to the atfork-cleared word.
+inline std::uint64_t ensure_incarnation() noexcept {
+  state& s = global();
+  if (!s.atfork_registered) {
+    s.atfork_registered = pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0;
+  }
+  auto* w = s.incarnation_word.load(std::memory_order_acquire);
+  if (w == nullptr) {
+#if defined(MADV_WIPEONFORK)
+    const long page = ::sysconf(_SC_PAGESIZE);
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                     0);
+    if (p != MAP_FAILED) {
+      if (::madvise(p, static_cast<std::size_t>(page), MADV_WIPEONFORK) == 0) {
+        w = new (p) std::atomic<std::uint64_t>(0);
+      } else {
+        ::munmap(p, static_cast<std::size_t>(page));
+      }
+    }
+#endif
+    if (w == nullptr) w = &s.fallback_word;
+    s.incarnation_word.store(w, std::memory_order_release);
+  }
+  if (w->load(std::memory_order_relaxed) == 0) w->store(++s.incarnation_counter, std::memory_order_relaxed);
+  return w->load(std::memory_order_relaxed);
+}
+
+/// Waits until no handler can still be reading a snapshot that was replaced
+/// before this call. Writers only (ordinary code, under the table lock).
+inline void wait_for_readers(slot& s) noexcept {
+  for (int flip = 0; flip < 2; ++flip) {
+    const unsigned old = s.generation.fetch_add(1, std::memory_order_seq_cst);
+    auto& bucket = s.readers[old & 1u];
+    while (bucket.load(std::memory_order_seq_cst) != 0) sched_yield();
+  }
+}
+
+extern "C" inline void sigkit_v1_handler(int signo, siginfo_t* info, void* context) noexcept;
+
+/// True if `act` is sigkit's handler (this copy of sigkit).
+inline bool is_ours(const struct sigaction& act) noexcept {
+  return (act.sa_flags & SA_SIGINFO) != 0 && act.sa_sigaction == &sigkit_v1_handler;
+}
+
+/// True if `flags` (an sa_flags value) has `bit`. SA_RESETHAND does not
+/// fit in int, so compare as unsigned.
+inline bool has_flag(int flags, unsigned long bit) noexcept { return (static_cast<unsigned long>(static_cast<unsigned>(flags)) & bit) != 0; }
+
+/// True if `act` is a function (not SIG_DFL or SIG_IGN).
+inline bool is_function(const struct sigaction& act) noexcept {
+  if ((act.sa_flags & SA_SIGINFO) != 0) return act.sa_sigaction != nullptr;
+  return act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN;
+}
+
+inline bool is_ignore(const struct sigaction& act) noexcept {
+  return (act.sa_flags & SA_SIGINFO) == 0 && act.sa_handler == SIG_IGN;
+}
+
+/// Performs the default action of `signo` as if no handler were installed:
+/// unblock it, set SIG_DFL, re-raise; for stop signals, put our handler back
+/// once the process is continued. Async-signal-safe.
+inline void emulate_default(int signo) noexcept {
+  const signal::action a = signal{signo}.default_action();
+  if (a == signal::action::ignore || a == signal::action::cont) return;  // nothing to do
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  struct sigaction mine {};
+  ::sigaction(signo, &dfl, &mine);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  ::raise(signo);  // terminate/core: does not return; stop: returns once continued
+  ::sigaction(signo, &mine, nullptr);
+}
+
+/// Runs the disposition that was there before sigkit. `no_subscriber` says
+/// that no live subscriber saw this delivery, so SIG_DFL must be emulated.
+/// Async-signal-safe (apart from what a chained foreign handler does).
+inline void run_previous(int signo, siginfo_t* info, void* context, const struct sigaction& prev,
+                         bool needs_mask, slot& s, bool no_subscriber) noexcept {
+  if (is_ignore(prev)) return;
+  if (!is_function(prev)) {
+    if (no_subscriber) emulate_default(signo);
+    return;
+  }
+  if (signo == SIGCHLD && (prev.sa_flags & SA_NOCLDSTOP) != 0 && info != nullptr &&
+      (info->si_code == CLD_STOPPED || info->si_code == CLD_CONTINUED))
+    return;  // it asked not to hear about stops; sigkit listens for them
+  if (has_flag(prev.sa_flags, SA_RESETHAND) && s.oneshot_used.exchange(true, std::memory_order_acq_rel)) {
+    // A one-shot handler has had its turn; its disposition is now SIG_DFL.
+    if (no_subscriber) emulate_default(signo);
+    return;
+  }
+  if (needs_mask) {
+    // Run it under its own mask, as the kernel would have. No restore needed:
+    // returning from this handler restores the interrupted mask.
+    ::pthread_sigmask(SIG_BLOCK, &prev.sa_mask, nullptr);
+    if ((prev.sa_flags & SA_NODEFER) != 0) {
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, signo);
+      ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+    }
+  }
+  if ((prev.sa_flags & SA_SIGINFO) != 0)
+    prev.sa_sigaction(signo, info, context);
+  else
+    prev.sa_handler(signo);
+}
+
+/// The handler sigkit installs for every subscribed signal. Records the
+/// delivery with every live subscriber (store, then wake: each subscriber's
+/// deliver() does both), then chains. Keeps errno.
+/// Async-signal-safe: no allocation, no lock, no exception.
+extern "C" inline void sigkit_v1_handler(int signo, siginfo_t* info, void* context) noexcept {
+  const int saved_errno = errno;
+  SIGKIT_HANDLER_ENTER();
+  if (signo > 0 && signo < signal_limit) {
+    slot& s = global().slots[signo];
+    auto& bucket = s.readers[s.generation.load(std::memory_order_seq_cst) & 1u];
+    bucket.fetch_add(1, std::memory_order_seq_cst);
+    const snapshot* snap = s.current.load(std::memory_order_seq_cst);
+    bool delivered = false;
+    bool chain = false;
+    if (snap != nullptr) {
+      const std::uint64_t me = current_incarnation();
+      if (me != 0) {
+        for (subscriber* sub : snap->subs) {
+          if (sub->incarnation != me) continue;  // inherited across fork: inert
+          sub->deliver(sub, signo, info);
+          delivered = true;
+          chain = chain || sub->chain;
+        }
+      }
+    }
+    // Copy what chaining needs, then leave the read section: a chained
+    // handler may run long or siglongjmp away.
+    const bool run_prev = snap != nullptr && (!delivered || chain);
+    struct sigaction prev {};
+    bool needs_mask = false;
+    if (run_prev) {
+      prev = snap->previous;
+      needs_mask = snap->previous_needs_mask;
+    }
+    bucket.fetch_sub(1, std::memory_order_seq_cst);
+    if (run_prev) run_previous(signo, info, context, prev, needs_mask, s, !delivered);
+  }
+  SIGKIT_HANDLER_EXIT();
+  errno = saved_errno;
+}
+
+/// The struct sigaction sigkit installs over `previous` for `signo`.
+inline struct sigaction our_action(int signo, const struct sigaction& previous) noexcept {
+  struct sigaction act {};
+  act.sa_sigaction = &sigkit_v1_handler;
+  sigemptyset(&act.sa_mask);
+  act.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  // Keep a chained handler's choice about restarting system calls (it may
+  // rely on EINTR); restart otherwise.
+  act.sa_flags |= is_function(previous) ? (previous.sa_flags & SA_RESTART) : SA_RESTART;
+  // Reaping policy is process-wide: keep it.
+  if (signo == SIGCHLD) act.sa_flags |= previous.sa_flags & SA_NOCLDWAIT;
+  return act;
+}
+
+inline bool mask_is_empty(const sigset_t& set) noexcept {
+  for (int n = 1; n < signal_limit; ++n)
+    if (sigismember(&set, n) == 1) return false;
+  return true;
+}
+
+/// Names the signal and the reason a stream/flag cannot subscribe to it;
+/// empty if it can.
+inline std::string unsubscribable_reason(signal s) {
+  if (!s.valid())
+    return "signal " + std::to_string(s.number()) + " is not a valid signal number (1.." +
+           std::to_string(signal_limit - 1) + ")";
+  if (s.number() == SIGKILL || s.number() == SIGSTOP)
+    return std::string(s.name()) + " cannot be caught, blocked or ignored";
+  if (!s.catchable()) return std::string(s.name()) + " is reserved by the C library";
+  if (s.synchronous())
+    return std::string(s.name()) +
+           " is synchronous (the kernel raises it in the faulting thread, which re-runs the fault before any "
+           "consumer could act); handle it with scoped_action instead";
+  return {};
+}
+
+/// Throws std::invalid_argument ("sigkit::<who>: <reason>") if any signal of
+/// `set` cannot be subscribed to, or `set` is empty.
+inline void check_subscribable(const signal_set& set, const char* who) {
+  if (set.empty()) throw std::invalid_argument(std::string("sigkit::") + who + ": the signal set is empty");
+  for (signal s : set) {
+    auto why = unsubscribable_reason(s);
+    if (!why.empty()) throw std::invalid_argument(std::string("sigkit::") + who + ": " + why);
+  }
+}
+
+/// Removes `sub` from one signal; restores the previous disposition when it
+/// was the last subscriber and ours is still the installed handler. Call
+/// under the table lock.
+inline void unsubscribe_one(int signo, subscriber* sub) noexcept {
+  slot& s = global().slots[signo];
+  snapshot* old = s.current.load(std::memory_order_relaxed);
+  if (old == nullptr) return;
+  auto* next = new snapshot{old->previous, old->previous_needs_mask, {}};  // OOM here terminates
+  next->subs.reserve(old->subs.size());
+  bool found = false;
+  for (subscriber* x : old->subs) {
+    if (x == sub && !found) {
+      found = true;
+      continue;
+    }
+    next->subs.push_back(x);
+  }
+  if (!found) {
+    delete next;
+    return;
+  }
+  if (next->subs.empty()) {
+    struct sigaction cur {};
+    if (sys().sigaction(signo, nullptr, &cur) == 0) {
+      if (is_ours(cur)) {
+        struct sigaction restore = old->previous;
+        if (has_flag(restore.sa_flags, SA_RESETHAND) && s.oneshot_used.load(std::memory_order_acquire)) {
+          // The one-shot handler already ran: the kernel would have reset it.
+          restore.sa_flags = static_cast<int>(static_cast<unsigned>(restore.sa_flags) & ~static_cast<unsigned>(SA_SIGINFO | SA_RESETHAND));
+          restore.sa_handler = SIG_DFL;
+        }
+        sys().sigaction(signo, &restore, nullptr);
+        s.displaced = false;
+      } else {
+        // Someone installed over us. Leave theirs alone; if it chains to us,
+        // the kept snapshot makes us act as the previous disposition.
+        s.displaced = is_function(cur);
+      }
+    }
+  }
+  s.current.store(next, std::memory_order_seq_cst);
+  --s.subscribers;
+  wait_for_readers(s);
+  delete old;
+}
+
+/// Removes `sub` from every signal of `set`. Never fails.
+inline void unsubscribe(subscriber* sub, const signal_set& set) noexcept {
+  table_lock lock;
+  for (signal sig : set) unsubscribe_one(sig.number(), sub);
+}
+
+/// Adds `sub` to one signal, installing sigkit's handler if this is the
+/// first subscriber. Call under the table lock. Reports sigaction failure
+/// through the return value (errno code); throws only std::bad_alloc, with
+/// nothing changed.
+inline std::error_code subscribe_one(int signo, subscriber* sub) {
+  slot& s = global().slots[signo];
+  snapshot* old = s.current.load(std::memory_order_relaxed);
+  auto next = std::make_unique<snapshot>();
+  if (old != nullptr) {
+    next->previous = old->previous;
+    next->previous_needs_mask = old->previous_needs_mask;
+    next->subs.reserve(old->subs.size() + 1);
+    next->subs = old->subs;
+  }
+  next->subs.push_back(sub);
+  if (s.subscribers == 0) {
+    struct sigaction cur {};
+    if (sys().sigaction(signo, nullptr, &cur) != 0) return last_error();
+    const bool keep_previous = old != nullptr && (is_ours(cur) || (s.displaced && is_function(cur)));
+    if (!keep_previous) {
+      const struct sigaction mine = our_action(signo, cur);
+      if (sys().sigaction(signo, &mine, nullptr) != 0) return last_error();
+      next->previous = cur;
+      next->previous_needs_mask = !mask_is_empty(cur.sa_mask) || (cur.sa_flags & SA_NODEFER) != 0;
+      s.oneshot_used.store(false, std::memory_order_release);
+      s.displaced = false;
+    }
+  }
+  s.current.store(next.release(), std::memory_order_seq_cst);
+  ++s.subscribers;
+  if (old != nullptr) {
+    wait_for_readers(s);
+    delete old;
+  }
+  return {};
+}
+
+/// True if `a` and `b` name the same handler (or SIG_DFL/SIG_IGN) with the
+/// same calling convention. Masks and other flags are not compared.
+inline bool same_handler(const struct sigaction& a, const struct sigaction& b) noexcept {
+  const bool ai = (a.sa_flags & SA_SIGINFO) != 0, bi = (b.sa_flags & SA_SIGINFO) != 0;
+  if (ai != bi) return false;
+  return ai ? a.sa_sigaction == b.sa_sigaction : a.sa_handler == b.sa_handler;
+}
+
+/// For a scoped_action that is being undone while sigkit's handler sits on
+/// top of it: if sigkit recorded `installed` as the disposition before it,
+/// record `replacement` (what the scoped_action had replaced) instead, so
+/// that sigkit later restores the right thing. Returns true if it did.
+inline bool splice_previous(int signo, const struct sigaction& installed, const struct sigaction& replacement) {
+  table_lock lock;
+  slot& s = global().slots[signo];
+  snapshot* old = s.current.load(std::memory_order_relaxed);
+  if (old == nullptr || !same_handler(old->previous, installed)) return false;
+  auto* next = new snapshot{replacement, !mask_is_empty(replacement.sa_mask) || (replacement.sa_flags & SA_NODEFER) != 0,
+                            old->subs};
+  s.current.store(next, std::memory_order_seq_cst);
+  wait_for_readers(s);
+  delete old;
+  return true;
+}
+
+/// Subscribes `sub` to every signal of `set` (which the caller has
+/// validated). All or nothing: on failure every signal already done is
+/// undone, and the error names the failing signal's system call.
+inline std::error_code subscribe(subscriber* sub, const signal_set& set, signal* failed = nullptr) {
+  table_lock lock;
+  sub->incarnation = ensure_incarnation();
+  signal_set done;
+  for (signal sig : set) {
+    std::error_code ec;
+    try {
+      ec = subscribe_one(sig.number(), sub);
+    } catch (...) {
+      for (signal d : done) unsubscribe_one(d.number(), sub);
+      throw;
+    }
+    if (ec) {
+      for (signal d : done) unsubscribe_one(d.number(), sub);
+      if (failed != nullptr) *failed = sig;
+      return ec;
+    }
+    done.insert(sig);
+  }
+  return {};
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace sigkit

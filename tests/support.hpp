@@ -1,0 +1,59 @@
+// Test support: fork isolation with a watchdog, and small helpers.
+//
+// Every test that changes signal state runs its body in a forked child via
+// in_child(): the child gets a fresh copy of the process (so nothing leaks
+// into other tests), its doctest assertions are counted and turned into its
+// exit code, and the parent kills it if it outlives its time limit.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace sigkit_test {
+
+using namespace std::chrono_literals;
+
+/// How a child ended.
+struct child_result {
+  bool exited = false;
+  int code = -1;  // exit code if exited
+  bool signaled = false;
+  int signo = 0;  // terminating signal if signaled
+  bool timed_out = false;
+  std::string describe() const;
+};
+
+/// Runs `body` in a forked child and returns how the child ended. The child
+/// exits 0 if `body` returns with no failed doctest assertion, 1 if an
+/// assertion failed, 2 on an exception. Killed (timed_out) after `limit`.
+child_result run_child(const std::function<void()>& body, std::chrono::milliseconds limit = 20s);
+
+/// run_child(), then CHECKs that the child exited 0.
+void in_child(const std::function<void()>& body, std::chrono::milliseconds limit = 20s);
+
+/// Waits for `pid` at most `limit`; returns its wait status, or -1 on timeout
+/// (the child is then killed and reaped).
+int wait_pid_for(pid_t pid, std::chrono::milliseconds limit);
+
+/// Number of open file descriptors of this process (from /proc/self/fd).
+int open_fd_count();
+
+/// Compares two dispositions exactly: handler, flags, and the mask.
+bool same_disposition(const struct sigaction& a, const struct sigaction& b);
+
+/// All dispositions 1..NSIG-1 (entries for SIGKILL/SIGSTOP included).
+struct all_dispositions {
+  struct sigaction act[NSIG];
+  static all_dispositions capture();
+  /// Empty if equal, else the names of the signals that differ.
+  std::string diff(const all_dispositions& other) const;
+};
+
+/// Path of a helper program built from tests/helpers/.
+std::string helper_path(const std::string& name);
+
+}  // namespace sigkit_test
