@@ -1,6 +1,8 @@
 // Tests for sigkit/stream.hpp: typed streams, siginfo, waits, overflow
-// accounting, lost wakeups, fd hygiene. Every test that changes signal state
-// runs in a forked child (in_child) so nothing leaks between tests.
+// accounting, lost wakeups, fd hygiene, fork. Every test that changes signal
+// state runs in a forked child (in_child) so nothing leaks between tests.
+#include <sigkit/action.hpp>
+#include <sigkit/mask.hpp>
 #include <sigkit/stream.hpp>
 
 #include <fcntl.h>
@@ -10,6 +12,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -20,6 +24,18 @@
 
 using namespace std::chrono_literals;
 using sigkit_test::in_child;
+
+namespace {
+
+int rt(int k) { return SIGRTMIN + k; }
+
+void queue_self(int signo, int value) {
+  union sigval v {};
+  v.sival_int = value;
+  REQUIRE(::sigqueue(::getpid(), signo, v) == 0);
+}
+
+}  // namespace
 
 TEST_CASE("a raised signal arrives with its siginfo") {
   in_child([] {
@@ -35,5 +51,381 @@ TEST_CASE("a raised signal arrives with its siginfo") {
     CHECK_FALSE(e->from_terminal());
     CHECK_FALSE(s.try_recv().has_value());
     CHECK(s.dropped() == 0);
+    CHECK(s.signals() == sigkit::signal_set{sigkit::user1, sigkit::interrupt});
+  });
+}
+
+TEST_CASE("a sigqueue payload and a child's exit status arrive in the event") {
+  in_child([] {
+    sigkit::stream s{{sigkit::realtime(3), sigkit::child}};
+    queue_self(rt(3), 4242);
+    auto e = s.recv_for(5s);
+    REQUIRE(e.has_value());
+    CHECK(e->signal.number() == rt(3));
+    CHECK(e->value.sival_int == 4242);
+    CHECK(e->from.code == SI_QUEUE);
+    CHECK(e->from_user());
+
+    const pid_t kid = ::fork();
+    REQUIRE(kid >= 0);
+    if (kid == 0) ::_exit(7);
+    auto c = s.recv_for(5s);
+    REQUIRE(c.has_value());
+    CHECK(c->signal == sigkit::child);
+    CHECK(c->from.pid == kid);
+    CHECK(c->from.code == CLD_EXITED);
+    CHECK(c->child_status == 7);
+    CHECK(c->from_kernel());
+    CHECK_FALSE(c->from_user());
+    int status = 0;
+    CHECK(::waitpid(kid, &status, 0) == kid);
+  });
+}
+
+TEST_CASE("sixteen streams on one signal all see every delivery") {
+  in_child([] {
+    std::vector<sigkit::stream> streams;
+    for (int i = 0; i < 16; ++i) streams.emplace_back(sigkit::signal_set{sigkit::user2});
+    for (int round = 0; round < 3; ++round) {
+      REQUIRE(::raise(SIGUSR2) == 0);
+      for (auto& s : streams) {
+        auto e = s.recv_for(5s);
+        REQUIRE(e.has_value());
+        CHECK(e->signal == sigkit::user2);
+      }
+    }
+    for (auto& s : streams) CHECK_FALSE(s.try_recv().has_value());
+  });
+}
+
+TEST_CASE("500 queued real-time signals are all delivered in order with their values") {
+  in_child([] {
+    sigkit::stream s{{sigkit::realtime(1)}, {.capacity = 1024}};
+    {
+      // Queue them in the kernel first, then let them all in at once.
+      sigkit::scoped_block hold{{sigkit::realtime(1)}};
+      for (int i = 0; i < 500; ++i) queue_self(rt(1), i);
+    }
+    for (int i = 0; i < 500; ++i) {
+      auto e = s.recv_for(5s);
+      REQUIRE(e.has_value());
+      REQUIRE(e->value.sival_int == i);
+    }
+    CHECK_FALSE(s.try_recv().has_value());
+    CHECK(s.dropped() == 0);
+  });
+}
+
+TEST_CASE("a small ring keeps the oldest events and counts exactly what it dropped") {
+  in_child([] {
+    sigkit::stream s{{sigkit::realtime(2)}, {.capacity = 4}};
+    CHECK(s.capacity() == 4);
+    {
+      sigkit::scoped_block hold{{sigkit::realtime(2)}};
+      for (int i = 0; i < 10; ++i) queue_self(rt(2), i);
+    }
+    CHECK(s.dropped() == 6);
+    for (int i = 0; i < 4; ++i) {
+      auto e = s.try_recv();
+      REQUIRE(e.has_value());
+      CHECK(e->value.sival_int == i);
+    }
+    CHECK_FALSE(s.try_recv().has_value());
+    // Room again: new deliveries are kept.
+    queue_self(rt(2), 99);
+    auto e = s.recv_for(5s);
+    REQUIRE(e.has_value());
+    CHECK(e->value.sival_int == 99);
+    CHECK(s.dropped() == 6);
+  });
+}
+
+TEST_CASE("a consumer thread is always woken by the last signal of a burst") {
+  in_child(
+      [] {
+        sigkit::stream s{{sigkit::realtime(4), sigkit::user1}, {.capacity = 256}};
+        std::mutex m;
+        std::condition_variable cv;
+        int last_value = -1;
+        long standard_seen = 0;
+        std::jthread consumer([&](std::stop_token stop) {
+          while (auto e = s.recv(stop)) {
+            std::lock_guard lock(m);
+            if (e->signal == sigkit::user1)
+              ++standard_seen;
+            else
+              last_value = e->value.sival_int;
+            cv.notify_all();
+          }
+        });
+        std::mt19937 rng(12345);
+        int next = 0;
+        for (int burst = 0; burst < 300; ++burst) {
+          const int n = std::uniform_int_distribution<int>(1, 40)(rng);
+          long standard_before;
+          {
+            std::lock_guard lock(m);
+            standard_before = standard_seen;
+          }
+          for (int i = 0; i < n; ++i) queue_self(rt(4), next++);
+          const int k = std::uniform_int_distribution<int>(1, 5)(rng);
+          for (int i = 0; i < k; ++i) REQUIRE(::kill(::getpid(), SIGUSR1) == 0);
+          std::unique_lock lock(m);
+          const bool woke = cv.wait_for(lock, 5s, [&] { return last_value == next - 1 && standard_seen > standard_before; });
+          REQUIRE_MESSAGE(woke, "burst " << burst << ": consumer saw value " << last_value << " of " << next - 1);
+        }
+        CHECK(s.dropped() == 0);
+        consumer.request_stop();
+      },
+      60s);
+}
+
+TEST_CASE("errno is preserved across the handler, even when a chained handler changes it") {
+  in_child([] {
+    struct sigaction clobber {};
+    clobber.sa_handler = [](int) { errno = EIO; };
+    sigemptyset(&clobber.sa_mask);
+    sigkit::scoped_action foreign(sigkit::user1, clobber);
+    sigkit::stream s{{sigkit::user1}};
+    int got = 0;
+    for (int i = 0; i < 100; ++i) {
+      errno = 4242;
+      ::raise(SIGUSR1);
+      REQUIRE(errno == 4242);
+      while (s.try_recv()) ++got;
+    }
+    CHECK(got == 100);
+    CHECK(s.dropped() == 0);
+  });
+}
+
+TEST_CASE("refused signals throw invalid_argument naming the signal and change nothing") {
+  in_child([] {
+    const auto before = sigkit_test::all_dispositions::capture();
+    const int fds = sigkit_test::open_fd_count();
+    struct refusal {
+      sigkit::signal_set set;
+      const char* text;
+    };
+    sigkit::signal_set with_kill{sigkit::interrupt, sigkit::signal{SIGKILL}};
+    const refusal cases[] = {
+        {{sigkit::signal{SIGKILL}}, "SIGKILL cannot be caught"},
+        {{sigkit::signal{SIGSTOP}}, "SIGSTOP cannot be caught"},
+        {{sigkit::signal{SIGSEGV}}, "SIGSEGV is synchronous"},
+        {{sigkit::signal{SIGFPE}}, "SIGFPE is synchronous"},
+        {{sigkit::signal{32}}, "SIG32 is reserved by the C library"},
+        {with_kill, "SIGKILL cannot be caught"},
+        {{}, "the signal set is empty"},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.text);
+      CHECK_THROWS_WITH_AS(sigkit::stream{c.set}, doctest::Contains(c.text), std::invalid_argument);
+      std::error_code ec;
+      sigkit::stream s(c.set, {}, ec);
+      CHECK(ec == std::errc::invalid_argument);
+      CHECK_FALSE(s.valid());
+      CHECK(s.fd() == -1);
+    }
+    CHECK_THROWS_WITH_AS(sigkit::stream({sigkit::interrupt}, {.capacity = 0}), doctest::Contains("capacity"),
+                         std::invalid_argument);
+    CHECK(sigkit_test::all_dispositions::capture().diff(before) == "");
+    CHECK(sigkit_test::open_fd_count() == fds);
+  });
+}
+
+TEST_CASE("no descriptor leaks over 2000 streams, and every one is close-on-exec and non-blocking") {
+  in_child([] {
+    const int before = sigkit_test::open_fd_count();
+    std::vector<sigkit::stream> alive;
+    for (int i = 0; i < 2000; ++i) {
+      alive.emplace_back(sigkit::signal_set{i % 2 ? sigkit::user1 : sigkit::hangup});
+      const int fd = alive.back().fd();
+      REQUIRE(fd >= 0);
+      REQUIRE((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+      REQUIRE((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+      if (alive.size() == 50) alive.clear();  // destroy in batches, newest last
+    }
+    alive.clear();
+    CHECK(sigkit_test::open_fd_count() == before);
+  });
+}
+
+TEST_CASE("EMFILE at construction gives system_error and changes nothing") {
+  in_child([] {
+    const auto before = sigkit_test::all_dispositions::capture();
+    rlimit lim{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
+    // Allow no descriptor above the ones already open.
+    int highest = 0;
+    for (int fd = 0; fd < 1024; ++fd)
+      if (::fcntl(fd, F_GETFD) >= 0) highest = fd;
+    rlimit low = lim;
+    low.rlim_cur = static_cast<rlim_t>(highest + 1);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::vector<int> fillers;  // fill any hole below the limit
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+    REQUIRE(errno == EMFILE);
+    try {
+      sigkit::stream s{{sigkit::interrupt}};
+      FAIL("constructed a stream with no descriptor left");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::too_many_files_open);
+      CHECK(std::string(e.what()).find("{SIGINT}") != std::string::npos);
+    }
+    std::error_code ec;
+    sigkit::stream s2({sigkit::interrupt}, {}, ec);
+    CHECK(ec == std::errc::too_many_files_open);
+    CHECK_FALSE(s2.valid());
+    CHECK(sigkit_test::all_dispositions::capture().diff(before) == "");
+    for (int fd : fillers) ::close(fd);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &lim) == 0);
+    sigkit::stream ok{{sigkit::interrupt}};
+    CHECK(ok.valid());
+  });
+}
+
+TEST_CASE("recv_for times out, and recv with a stop token returns once stop is requested") {
+  in_child([] {
+    sigkit::stream s{{sigkit::user1}};
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK_FALSE(s.recv_for(50ms).has_value());
+    CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
+    CHECK_FALSE(s.recv_for(0ns).has_value());
+
+    std::stop_source src;
+    std::jthread stopper([&] {
+      // Wait until the main thread is about to block, then stop it.
+      std::this_thread::yield();
+      src.request_stop();
+    });
+    CHECK_FALSE(s.recv(src.get_token()).has_value());
+    std::stop_source already;
+    already.request_stop();
+    ::raise(SIGUSR1);
+    CHECK_FALSE(s.recv(already.get_token()).has_value());  // stop wins over a pending event
+    CHECK(s.try_recv().has_value());                        // which is still there
+  });
+}
+
+TEST_CASE("a stream is a blocking input range, and until(stop) ends when stop is requested") {
+  in_child([] {
+    sigkit::stream s{{sigkit::realtime(5)}};
+    for (int i = 0; i < 3; ++i) queue_self(rt(5), i);
+    int expect = 0;
+    for (const sigkit::event& e : s) {
+      CHECK(e.value.sival_int == expect);
+      if (++expect == 3) break;
+    }
+    CHECK(expect == 3);
+
+    std::stop_source src;
+    queue_self(rt(5), 10);
+    int n = 0;
+    for (const sigkit::event& e : s.until(src.get_token())) {
+      CHECK(e.value.sival_int == 10);
+      ++n;
+      src.request_stop();
+    }
+    CHECK(n == 1);
+  });
+}
+
+TEST_CASE("the fd is readable exactly while events are pending") {
+  in_child([] {
+    sigkit::stream s{{sigkit::user2}};
+    pollfd p{s.fd(), POLLIN, 0};
+    CHECK(::poll(&p, 1, 0) == 0);
+    ::raise(SIGUSR2);
+    CHECK(::poll(&p, 1, 1000) == 1);
+    CHECK(s.try_recv().has_value());
+    CHECK_FALSE(s.try_recv().has_value());
+    p.revents = 0;
+    CHECK(::poll(&p, 1, 0) == 0);
+  });
+}
+
+TEST_CASE("a moved stream keeps receiving and the moved-from one refuses clearly") {
+  in_child([] {
+    sigkit::stream a{{sigkit::user1}};
+    sigkit::stream b = std::move(a);
+    ::raise(SIGUSR1);
+    CHECK(b.recv_for(5s).has_value());
+    CHECK_FALSE(a.valid());  // NOLINT(bugprone-use-after-move): testing the moved-from state
+    CHECK_THROWS_WITH_AS(a.try_recv(), doctest::Contains("empty (moved from or closed)"), std::logic_error);
+    std::error_code ec;
+    CHECK_FALSE(a.try_recv(ec).has_value());
+    CHECK(ec == std::errc::operation_not_permitted);
+  });
+}
+
+TEST_CASE("stream_of checks its signals at compile time and works like a stream") {
+  in_child([] {
+    sigkit::stream_of<SIGUSR1, SIGUSR2> s;
+    static_assert(sigkit::stream_of<SIGUSR1, SIGUSR2>::contains<SIGUSR2>);
+    static_assert(!sigkit::stream_of<SIGUSR1, SIGUSR2>::contains<SIGINT>);
+    ::raise(SIGUSR2);
+    auto e = s.recv_for(5s);
+    REQUIRE(e.has_value());
+    CHECK(e->signal == sigkit::user2);
+  });
+}
+
+TEST_CASE("a forked child's signals never wake the parent's stream") {
+  in_child([] {
+    sigkit::stream s{{sigkit::user1}};
+    // The child raises SIGUSR1 at itself. It has no live subscriber, so the
+    // disposition from before sigkit (SIG_DFL: terminate) applies to it.
+    const pid_t kid = ::fork();
+    REQUIRE(kid >= 0);
+    if (kid == 0) {
+      ::raise(SIGUSR1);
+      ::_exit(0);  // not reached
+    }
+    const int status = sigkit_test::wait_pid_for(kid, 10s);
+    REQUIRE(status != -1);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGUSR1);
+    CHECK_FALSE(s.try_recv().has_value());
+    pollfd p{s.fd(), POLLIN, 0};
+    CHECK(::poll(&p, 1, 0) == 0);
+    // And the parent still works.
+    ::raise(SIGUSR1);
+    CHECK(s.recv_for(5s).has_value());
+  });
+}
+
+TEST_CASE("in a forked child the inherited stream refuses and a fresh stream works") {
+  in_child([] {
+    sigkit::stream parent_stream{{sigkit::user1}};
+    int pipefd[2];
+    REQUIRE(::pipe(pipefd) == 0);
+    const pid_t kid = ::fork();
+    REQUIRE(kid >= 0);
+    if (kid == 0) {
+      int verdict = 0;
+      try {
+        (void)parent_stream.try_recv();
+        verdict = 1;  // should have thrown
+      } catch (const std::logic_error& e) {
+        if (std::string(e.what()).find("forked child") == std::string::npos) verdict = 2;
+      }
+      sigkit::stream mine{{sigkit::user1}};
+      ::raise(SIGUSR1);
+      auto e = mine.recv_for(5s);
+      if (!e || e->from.pid != ::getpid()) verdict = 3;
+      const char byte = static_cast<char>('0' + verdict);
+      (void)!::write(pipefd[1], &byte, 1);
+      ::_exit(0);
+    }
+    ::close(pipefd[1]);
+    char byte = 'x';
+    pollfd p{pipefd[0], POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 10000) == 1);
+    REQUIRE(::read(pipefd[0], &byte, 1) == 1);
+    CHECK(byte == '0');
+    const int status = sigkit_test::wait_pid_for(kid, 10s);
+    CHECK((status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK_FALSE(parent_stream.try_recv().has_value());
+    ::close(pipefd[0]);
   });
 }
