@@ -145,7 +145,11 @@ bool same_disposition(const struct sigaction& a, const struct sigaction& b) {
   const bool ai = (a.sa_flags & SA_SIGINFO) != 0;
   if (ai != ((b.sa_flags & SA_SIGINFO) != 0)) return false;
   if (ai ? a.sa_sigaction != b.sa_sigaction : a.sa_handler != b.sa_handler) return false;
-  if (a.sa_flags != b.sa_flags) return false;
+  // Every flag except SA_RESTORER, which glibc's sigaction() adds to every
+  // call it makes (and the kernel reports back): a never-touched SIG_DFL has
+  // flags 0, the same SIG_DFL set through the C library has SA_RESTORER.
+  constexpr int restorer = 0x04000000;
+  if ((a.sa_flags & ~restorer) != (b.sa_flags & ~restorer)) return false;
   for (int n = 1; n < NSIG; ++n)
     if (sigismember(&a.sa_mask, n) != sigismember(&b.sa_mask, n)) return false;
   return true;

@@ -42,7 +42,8 @@ int wait_pid_for(pid_t pid, std::chrono::milliseconds limit);
 /// Number of open file descriptors of this process (from /proc/self/fd).
 int open_fd_count();
 
-/// Compares two dispositions exactly: handler, flags, and the mask.
+/// Compares two dispositions exactly: handler, mask, and every flag but
+/// glibc's own SA_RESTORER (see support.cpp).
 bool same_disposition(const struct sigaction& a, const struct sigaction& b);
 
 /// All dispositions 1..NSIG-1 (entries for SIGKILL/SIGSTOP included).

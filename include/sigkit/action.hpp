@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -19,7 +20,7 @@ inline namespace v1 {
 struct disposition {
   enum kind { dfl, ign, handler } kind = dfl;  // SIG_DFL, SIG_IGN or a function
   bool ours = false;                          // the function is sigkit's handler
-  int flags = 0;                              // sa_flags
+  int flags = 0;                              // sa_flags, less the C library's SA_RESTORER
   signal_set mask;                            // sa_mask
 };
 
@@ -49,7 +50,7 @@ inline disposition disposition_of(signal s) {
   disposition d;
   d.kind = detail::is_ignore(cur) ? disposition::ign : detail::is_function(cur) ? disposition::handler : disposition::dfl;
   d.ours = detail::is_ours(cur);
-  d.flags = cur.sa_flags;
+  d.flags = cur.sa_flags & ~detail::libc_restorer_flag;
   d.mask = signal_set(cur.sa_mask);
   return d;
 }
@@ -57,11 +58,12 @@ inline disposition disposition_of(signal s) {
 /// Installs a struct sigaction for one signal and restores the previous one
 /// exactly (handler, flags, mask) when it dies. Move-only.
 ///
-/// Restore in any order: if sigkit's own handler was installed on top of
-/// this action meanwhile (a stream or flag on the same signal), undoing
-/// this action hands the previous disposition to sigkit, which restores it
-/// when its last subscriber goes. If a foreign handler was installed on
-/// top, it is left alone.
+/// Restore in any order: every disposition sigkit installs (scoped actions
+/// and sigkit's own handler for streams and flags) is a layer of a
+/// per-signal stack. Undoing the newest layer restores what was below it;
+/// undoing an older one hands what was below it to the layer above, which
+/// restores it in turn. A foreign handler installed on top (not through
+/// sigkit) is left alone.
 class scoped_action {
  public:
   /// Empty: restores nothing.
@@ -86,15 +88,12 @@ class scoped_action {
     install(s, action, ec);
   }
 
-  scoped_action(scoped_action&& other) noexcept { *this = std::move(other); }
+  scoped_action(scoped_action&&) noexcept = default;
   scoped_action& operator=(scoped_action&& other) noexcept {
     if (this != &other) {
       reset();
       signal_ = other.signal_;
-      previous_ = other.previous_;
-      installed_ = other.installed_;
-      active_ = other.active_;
-      other.active_ = false;
+      layer_ = std::move(other.layer_);
     }
     return *this;
   }
@@ -103,50 +102,49 @@ class scoped_action {
   ~scoped_action() { reset(); }
 
   /// True while this scope will restore something.
-  bool active() const noexcept { return active_; }
+  bool active() const noexcept { return layer_ != nullptr; }
   /// The signal this scope changed.
   signal target() const noexcept { return signal_; }
-  /// The disposition that will be restored.
-  const struct sigaction& previous() const noexcept { return previous_; }
-
-  /// Restores the previous disposition now.
-  void reset() noexcept {
-    if (!active_) return;
-    active_ = false;
-    const int n = signal_.number();
-    struct sigaction cur {};
-    if (detail::sys().sigaction(n, nullptr, &cur) != 0) return;
-    if (detail::same_handler(cur, installed_)) {
-      detail::sys().sigaction(n, &previous_, nullptr);
-    } else if (detail::is_ours(cur)) {
-      try {
-        detail::splice_previous(n, installed_, previous_);
-      } catch (...) {  // std::bad_alloc: leave sigkit's record as it is
-      }
-    }
-    // Otherwise a foreign handler sits on top: leave it alone.
+  /// The disposition that will be restored (empty struct if !active()).
+  struct sigaction previous() const noexcept {
+    struct sigaction out {};
+    detail::table_lock lock;
+    if (layer_) out = layer_->below;
+    return out;
   }
 
+  /// Restores the previous disposition now.
+  void reset() noexcept { undo(true); }
+
   /// Keeps the installed action and forgets the previous one.
-  void release() noexcept { active_ = false; }
+  void release() noexcept { undo(false); }
 
  private:
   void install(signal s, const struct sigaction& action, std::error_code& ec) noexcept {
-    struct sigaction old {};
-    if (detail::sys().sigaction(s.number(), &action, &old) != 0) {
-      ec = detail::last_error();
-      return;
+    try {
+      auto l = std::make_unique<detail::layer>();
+      detail::table_lock lock;
+      ec = detail::push_action(s.number(), l.get(), action);
+      if (ec) return;
+      signal_ = s;
+      layer_ = std::move(l);
+    } catch (...) {
+      ec = std::make_error_code(std::errc::not_enough_memory);
     }
-    signal_ = s;
-    previous_ = old;
-    installed_ = action;
-    active_ = true;
+  }
+
+  void undo(bool restore) noexcept {
+    if (!layer_) return;
+    try {
+      detail::table_lock lock;
+      detail::pop_action(signal_.number(), layer_.get(), restore);
+    } catch (...) {  // std::bad_alloc handing a disposition to sigkit: keep what is there
+    }
+    layer_.reset();
   }
 
   signal signal_{};
-  struct sigaction previous_ {};
-  struct sigaction installed_ {};
-  bool active_ = false;
+  std::unique_ptr<detail::layer> layer_;
 };
 
 namespace detail {

@@ -23,6 +23,12 @@
 //     current disposition and restoring the saved one, another thread that
 //     calls sigaction() directly can be overwritten. Code that changes
 //     dispositions through sigkit is serialised by the table lock.
+//   * "Exact restore" puts back the saved struct sigaction through
+//     sigaction(). glibc adds SA_RESTORER (its signal-return trampoline) to
+//     every call it makes, and the kernel reports that flag back, so a
+//     disposition nobody had touched (SIG_DFL, flags 0) comes back as
+//     SIG_DFL with SA_RESTORER: the same state any sigaction() call through
+//     the C library produces. Handler, mask and every other flag are exact.
 //   * Emulating a stop signal's default action briefly sets SIG_DFL: a
 //     second delivery of that signal in that window gets the default
 //     action, as it would have without sigkit.
@@ -80,6 +86,18 @@ struct snapshot {
   std::vector<subscriber*> subs;
 };
 
+/// One disposition sigkit put in the kernel for a signal: a scoped_action's,
+/// or sigkit's own handler. Layers of a signal form a stack (bottom to top
+/// in installation order) so that any of them can be undone in any order:
+/// undoing the top one restores what was below it; undoing one in the
+/// middle hands its `below` to the layer above it. Ordinary code only.
+struct layer {
+  struct sigaction installed {};  // what this layer put in the kernel
+  struct sigaction below {};      // what was there when it did
+  layer* down = nullptr;
+  layer* up = nullptr;
+};
+
 struct slot {
   std::atomic<snapshot*> current{nullptr};
   std::atomic<unsigned> generation{0};
@@ -88,6 +106,9 @@ struct slot {
   // Ordinary code only, under state::lock:
   std::size_t subscribers = 0;  // entries in current->subs
   bool displaced = false;       // a foreign handler was installed on top of ours
+  layer* top = nullptr;         // the newest sigkit layer of this signal
+  layer ours{};                 // sigkit's handler as a layer; below == current->previous
+  bool ours_linked = false;
 };
 
 struct state {
@@ -181,9 +202,25 @@ inline bool is_ours(const struct sigaction& act) noexcept {
   return (act.sa_flags & SA_SIGINFO) != 0 && act.sa_sigaction == &sigkit_v1_handler;
 }
 
+/// The C library's own "signal return trampoline" flag (Linux), which it
+/// adds to every sigaction() call; not the program's to set.
+#if defined(__linux__)
+inline constexpr int libc_restorer_flag = 0x04000000;
+#else
+inline constexpr int libc_restorer_flag = 0;
+#endif
+
 /// True if `flags` (an sa_flags value) has `bit`. SA_RESETHAND does not
 /// fit in int, so compare as unsigned.
 inline bool has_flag(int flags, unsigned long bit) noexcept { return (static_cast<unsigned long>(static_cast<unsigned>(flags)) & bit) != 0; }
+
+/// True if `a` and `b` name the same handler (or SIG_DFL/SIG_IGN) with the
+/// same calling convention. Masks and other flags are not compared.
+inline bool same_handler(const struct sigaction& a, const struct sigaction& b) noexcept {
+  const bool ai = (a.sa_flags & SA_SIGINFO) != 0, bi = (b.sa_flags & SA_SIGINFO) != 0;
+  if (ai != bi) return false;
+  return ai ? a.sa_sigaction == b.sa_sigaction : a.sa_handler == b.sa_handler;
+}
 
 /// True if `act` is a function (not SIG_DFL or SIG_IGN).
 inline bool is_function(const struct sigaction& act) noexcept {
@@ -336,6 +373,75 @@ inline void check_subscribable(const signal_set& set, const char* who) {
   }
 }
 
+inline void link_layer(slot& s, layer* l) noexcept {
+  l->down = s.top;
+  l->up = nullptr;
+  if (s.top != nullptr) s.top->up = l;
+  s.top = l;
+}
+
+inline void unlink_layer(slot& s, layer* l) noexcept {
+  if (l->down != nullptr) l->down->up = l->up;
+  if (l->up != nullptr)
+    l->up->down = l->down;
+  else
+    s.top = l->down;
+  l->up = l->down = nullptr;
+}
+
+/// Publishes a copy of the current snapshot with a new previous disposition
+/// and retires the old one. Under the table lock.
+inline void replace_previous(slot& s, const struct sigaction& previous) {
+  snapshot* old = s.current.load(std::memory_order_relaxed);
+  auto* next = new snapshot{previous,
+                            !mask_is_empty(previous.sa_mask) || (previous.sa_flags & SA_NODEFER) != 0,
+                            old != nullptr ? old->subs : std::vector<subscriber*>{}};
+  s.ours.below = previous;
+  s.oneshot_used.store(false, std::memory_order_release);
+  s.current.store(next, std::memory_order_seq_cst);
+  if (old != nullptr) {
+    wait_for_readers(s);
+    delete old;
+  }
+}
+
+/// Hands `below` to the layer above `l` (the disposition it must restore
+/// when it goes). Under the table lock.
+inline void hand_down(slot& s, layer* above, const struct sigaction& below) {
+  if (above == &s.ours)
+    replace_previous(s, below);
+  else
+    above->below = below;
+}
+
+/// Installs `action` for `signo` as a new top layer `l`. Under the table
+/// lock. Returns the sigaction error, if any (nothing changed then).
+inline std::error_code push_action(int signo, layer* l, const struct sigaction& action) {
+  slot& s = global().slots[signo];
+  struct sigaction old {};
+  if (sys().sigaction(signo, &action, &old) != 0) return last_error();
+  l->installed = action;
+  l->below = old;
+  link_layer(s, l);
+  return {};
+}
+
+/// Undoes layer `l` of `signo`, in any order. With `restore` false the
+/// layer's action stays in place and is only forgotten. Under the table lock.
+inline void pop_action(int signo, layer* l, bool restore) {
+  slot& s = global().slots[signo];
+  if (l->up != nullptr) {
+    // Someone sigkit knows is above: they restore our `below` later.
+    if (restore) hand_down(s, l->up, l->below);
+  } else if (restore) {
+    struct sigaction cur {};
+    if (sys().sigaction(signo, nullptr, &cur) == 0 && same_handler(cur, l->installed))
+      sys().sigaction(signo, &l->below, nullptr);
+    // Otherwise a foreign handler sits on top: leave it alone.
+  }
+  unlink_layer(s, l);
+}
+
 /// Removes `sub` from one signal; restores the previous disposition when it
 /// was the last subscriber and ours is still the installed handler. Call
 /// under the table lock.
@@ -358,22 +464,33 @@ inline void unsubscribe_one(int signo, subscriber* sub) noexcept {
     return;
   }
   if (next->subs.empty()) {
-    struct sigaction cur {};
-    if (sys().sigaction(signo, nullptr, &cur) == 0) {
-      if (is_ours(cur)) {
-        struct sigaction restore = old->previous;
-        if (has_flag(restore.sa_flags, SA_RESETHAND) && s.oneshot_used.load(std::memory_order_acquire)) {
-          // The one-shot handler already ran: the kernel would have reset it.
-          restore.sa_flags = static_cast<int>(static_cast<unsigned>(restore.sa_flags) & ~static_cast<unsigned>(SA_SIGINFO | SA_RESETHAND));
-          restore.sa_handler = SIG_DFL;
+    struct sigaction restore = old->previous;
+    if (has_flag(restore.sa_flags, SA_RESETHAND) && s.oneshot_used.load(std::memory_order_acquire)) {
+      // The one-shot handler already ran: the kernel would have reset it.
+      restore.sa_flags = static_cast<int>(static_cast<unsigned>(restore.sa_flags) &
+                                          ~static_cast<unsigned>(SA_SIGINFO | SA_RESETHAND));
+      restore.sa_handler = SIG_DFL;
+    }
+    if (s.ours_linked && s.ours.up != nullptr) {
+      // A scoped action sigkit made sits on top of our handler: it will
+      // restore what we would have.
+      s.ours.up->below = restore;
+    } else {
+      struct sigaction cur {};
+      if (sys().sigaction(signo, nullptr, &cur) == 0) {
+        if (is_ours(cur)) {
+          sys().sigaction(signo, &restore, nullptr);
+          s.displaced = false;
+        } else {
+          // Someone installed over us. Leave theirs alone; if it chains to
+          // us, the kept snapshot makes us act as the previous disposition.
+          s.displaced = is_function(cur);
         }
-        sys().sigaction(signo, &restore, nullptr);
-        s.displaced = false;
-      } else {
-        // Someone installed over us. Leave theirs alone; if it chains to us,
-        // the kept snapshot makes us act as the previous disposition.
-        s.displaced = is_function(cur);
       }
+    }
+    if (s.ours_linked) {
+      unlink_layer(s, &s.ours);
+      s.ours_linked = false;
     }
   }
   s.current.store(next, std::memory_order_seq_cst);
@@ -415,6 +532,12 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
       s.oneshot_used.store(false, std::memory_order_release);
       s.displaced = false;
     }
+    if (!s.ours_linked) {
+      s.ours.installed = our_action(signo, next->previous);
+      s.ours.below = next->previous;
+      link_layer(s, &s.ours);
+      s.ours_linked = true;
+    }
   }
   s.current.store(next.release(), std::memory_order_seq_cst);
   ++s.subscribers;
@@ -423,31 +546,6 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
     delete old;
   }
   return {};
-}
-
-/// True if `a` and `b` name the same handler (or SIG_DFL/SIG_IGN) with the
-/// same calling convention. Masks and other flags are not compared.
-inline bool same_handler(const struct sigaction& a, const struct sigaction& b) noexcept {
-  const bool ai = (a.sa_flags & SA_SIGINFO) != 0, bi = (b.sa_flags & SA_SIGINFO) != 0;
-  if (ai != bi) return false;
-  return ai ? a.sa_sigaction == b.sa_sigaction : a.sa_handler == b.sa_handler;
-}
-
-/// For a scoped_action that is being undone while sigkit's handler sits on
-/// top of it: if sigkit recorded `installed` as the disposition before it,
-/// record `replacement` (what the scoped_action had replaced) instead, so
-/// that sigkit later restores the right thing. Returns true if it did.
-inline bool splice_previous(int signo, const struct sigaction& installed, const struct sigaction& replacement) {
-  table_lock lock;
-  slot& s = global().slots[signo];
-  snapshot* old = s.current.load(std::memory_order_relaxed);
-  if (old == nullptr || !same_handler(old->previous, installed)) return false;
-  auto* next = new snapshot{replacement, !mask_is_empty(replacement.sa_mask) || (replacement.sa_flags & SA_NODEFER) != 0,
-                            old->subs};
-  s.current.store(next, std::memory_order_seq_cst);
-  wait_for_readers(s);
-  delete old;
-  return true;
 }
 
 /// Subscribes `sub` to every signal of `set` (which the caller has
