@@ -1,0 +1,3 @@
+// expect: SIGSTOP cannot be caught
+#include <sigkit/stream.hpp>
+int main() { sigkit::stream_of<SIGSTOP> s; }

@@ -1,0 +1,3 @@
+// expect: 0 is not a signal
+#include <sigkit/stream.hpp>
+int main() { sigkit::stream_of<0> s; }
