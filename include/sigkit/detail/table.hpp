@@ -54,12 +54,17 @@
 #include "../signal.hpp"
 #include "sys.hpp"
 
-/// Test instrumentation: called first and last in the signal handler. Tests
-/// define these to prove that nothing in the handler allocates or locks.
-#ifndef SIGKIT_HANDLER_ENTER
+/// Test instrumentation: with SIGKIT_TEST_HANDLER_HOOKS defined, the signal
+/// handler calls these first and last, so that a test build can prove that
+/// nothing it runs allocates, locks or uses stdio (tests/safety/). Never
+/// defined in user builds.
+#if defined(SIGKIT_TEST_HANDLER_HOOKS)
+extern "C" void sigkit_test_handler_enter() noexcept;
+extern "C" void sigkit_test_handler_exit() noexcept;
+#define SIGKIT_HANDLER_ENTER() sigkit_test_handler_enter()
+#define SIGKIT_HANDLER_EXIT() sigkit_test_handler_exit()
+#else
 #define SIGKIT_HANDLER_ENTER() ((void)0)
-#endif
-#ifndef SIGKIT_HANDLER_EXIT
 #define SIGKIT_HANDLER_EXIT() ((void)0)
 #endif
 
