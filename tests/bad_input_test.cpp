@@ -406,14 +406,10 @@ TEST_CASE("EINTR injected into poll: recv_for with nothing to receive respects i
   });
 }
 
-// KNOWN BUG: detail::wait_readable (include/sigkit/detail/sys.hpp) retries
-// EINTR without looking at the deadline, so while every poll() is
-// interrupted recv_for() never returns; it returned after 3 s here (when the
-// test lifted the storm), not after 50 ms. Fix: on EINTR, `if (!forever &&
-// clock::now() >= deadline) return 0;` before retrying. Remove the skip once
-// fixed.
-TEST_CASE("poll interrupted by EINTR on every call (a signal storm): recv_for still returns at its deadline" *
-          doctest::skip()) {
+// Regression: detail::wait_readable once retried EINTR without looking at
+// the deadline, so recv_for() never returned while every poll() was
+// interrupted.
+TEST_CASE("poll interrupted by EINTR on every call (a signal storm): recv_for still returns at its deadline") {
   in_child(
       [] {
         seam_guard guard;

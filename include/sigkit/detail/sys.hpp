@@ -105,6 +105,8 @@ inline int wait_readable(int fd, std::chrono::nanoseconds timeout) noexcept {
       continue;  // woke early (clock granularity): wait for the rest
     }
     if (errno != EINTR) return -1;
+    // Interrupted: a storm of signals must not stretch the timeout.
+    if (!forever && clock::now() >= deadline) return 0;
   }
 }
 
