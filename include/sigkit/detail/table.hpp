@@ -19,6 +19,11 @@
 //   first subscriber made in the child gives it a new incarnation.
 //
 // Known races (written up where they live)
+//   * A process made by a raw clone()/syscall(SYS_fork), which skips the
+//     pthread_atfork handlers, inherits the table lock and reader counts as
+//     they were: if another thread held them at that instant, the child's
+//     first subscribe can block. fork(), posix_spawn() and vfork()+exec are
+//     fine.
 //   * sigaction() has no compare-and-swap: between sigkit reading the
 //     current disposition and restoring the saved one, another thread that
 //     calls sigaction() directly can be overwritten. Code that changes
@@ -159,6 +164,19 @@ inline void atfork_child() noexcept {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   s.lock = fresh;
   s.fallback_word.store(0, std::memory_order_relaxed);
+  // Threads that were inside the handler at fork time do not exist here,
+  // but their reader counts were copied: zero them, or the child's first
+  // writer would wait for them forever. The forking thread holds no count
+  // (the handler drops its count before it chains to a handler that might
+  // fork), and with every signal blocked no handler can run meanwhile.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (auto& sl : s.slots) {
+    sl.readers[0].store(0, std::memory_order_relaxed);
+    sl.readers[1].store(0, std::memory_order_relaxed);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 /// Gives this process an incarnation if it has none (first use, or first
