@@ -62,6 +62,35 @@ std::string expect_invalid(int n, F&& f) {
   return {};
 }
 
+// True if the system refuses to install any handler for `n` even though the
+// signal is catchable: valgrind keeps SIGRTMAX for itself (sigaction gives
+// EINVAL). Probed by installing a handler and putting the old one back.
+void probe_handler(int) {}
+bool platform_refuses(int n) {
+  struct sigaction probe {}, old {};
+  probe.sa_handler = probe_handler;
+  sigemptyset(&probe.sa_mask);
+  if (::sigaction(n, &probe, &old) != 0) return true;
+  ::sigaction(n, &old, nullptr);
+  return false;
+}
+
+// Runs `f`, which must throw std::system_error (EINVAL) naming signal `n`.
+template <class F>
+void expect_system_error(int n, F&& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::invalid_argument);
+    CHECK_MESSAGE(names(e.what(), n), "message does not name signal " << n << ": " << e.what());
+    return;
+  } catch (const std::exception& e) {
+    CHECK_MESSAGE(false, "signal " << n << ": wrong exception type: " << e.what());
+    return;
+  }
+  CHECK_MESSAGE(false, "signal " << n << ": no exception");
+}
+
 // Restores the sys() table when it goes.
 struct seam_guard {
   sigkit::detail::sys_table saved = sigkit::detail::sys();
@@ -159,11 +188,12 @@ TEST_CASE("every integer from -1000 to 1000 at every stateful entry point: a cle
         const auto before = sigkit_test::all_dispositions::capture();
         const auto mask_before = current_mask();
         const int fds_before = sigkit_test::open_fd_count();
-        long accepted = 0, refused = 0;
+        long accepted = 0, refused = 0, platform_refused = 0;
         for (int n = lowest; n <= highest; ++n) {
           CAPTURE(n);
           const sigkit::signal s{n};
           const bool valid = s.valid();
+          const bool system_refuses = valid && s.catchable() && platform_refuses(n);
           // Streamable: what the contract says stream/flag accept.
           const bool streamable = valid && s.catchable() && !s.synchronous();
           // Actionable: what scoped_action accepts (synchronous ones too).
@@ -189,6 +219,12 @@ TEST_CASE("every integer from -1000 to 1000 at every stateful entry point: a cle
             expect_invalid(n, [&] { sigkit::stream st{{s}}; });
             expect_invalid(n, [&] { sigkit::flag fl{{s}}; });
             expect_invalid(n, [&] { sigkit::scoped_block b{{s}}; });
+          } else if (streamable && system_refuses) {
+            // Catchable, but the system will not install a handler (under
+            // valgrind): a system_error naming it, nothing changed.
+            expect_system_error(n, [&] { sigkit::stream st{{s}}; });
+            expect_system_error(n, [&] { sigkit::flag fl{{s}}; });
+            ++platform_refused;
           } else if (streamable) {
             sigkit::stream st{{s}};
             CHECK(st.valid());
@@ -222,7 +258,9 @@ TEST_CASE("every integer from -1000 to 1000 at every stateful entry point: a cle
           struct sigaction act {};
           act.sa_handler = SIG_IGN;
           sigemptyset(&act.sa_mask);
-          if (actionable) {
+          if (actionable && system_refuses) {
+            // The system owns this signal (valgrind: SIGRTMAX); leave it be.
+          } else if (actionable) {
             {
               auto a = sigkit::ignore(s);
               CHECK(a.active());
@@ -270,8 +308,9 @@ TEST_CASE("every integer from -1000 to 1000 at every stateful entry point: a cle
         }
         // 64 valid numbers on Linux: SIGKILL, SIGSTOP, 6 synchronous and the
         // C library's 2 reserved ones are refused by stream and flag.
-        CHECK(accepted == 54);
-        CHECK(accepted + refused == NSIG - 1);
+        CHECK(accepted + platform_refused == 54);
+        CHECK(platform_refused <= 1);  // SIGRTMAX under valgrind
+        CHECK(accepted + platform_refused + refused == NSIG - 1);
       },
       60s);
 }
