@@ -24,6 +24,7 @@
 namespace {
 
 std::atomic<int> g_failed_asserts{0};
+std::atomic<int> g_cases_started{0};
 
 // Counts failed assertions so that a forked child can report them through
 // its exit status.
@@ -32,7 +33,7 @@ struct failure_counter : doctest::IReporter {
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
   void test_run_end(const doctest::TestRunStats&) override {}
-  void test_case_start(const doctest::TestCaseData&) override {}
+  void test_case_start(const doctest::TestCaseData&) override { g_cases_started.fetch_add(1); }
   void test_case_reenter(const doctest::TestCaseData&) override {}
   void test_case_end(const doctest::CurrentTestCaseStats&) override {}
   void test_case_exception(const doctest::TestCaseException&) override {}
@@ -41,8 +42,15 @@ struct failure_counter : doctest::IReporter {
   void log_assert(const doctest::AssertData& data) override {
     if (data.m_failed) g_failed_asserts.fetch_add(1);
   }
-  void log_message(const doctest::MessageData&) override {}
-  void test_case_skipped(const doctest::TestCaseData&) override {}
+  // FAIL_CHECK and FAIL arrive here, not in log_assert; WARN does not count.
+  void log_message(const doctest::MessageData& data) override {
+    if ((data.m_severity & doctest::assertType::is_warn) == 0) g_failed_asserts.fetch_add(1);
+  }
+  // Cases skipped by a decorator (e.g. under TSan) count as matched: doctest
+  // reports them here, like the filtered-out ones, but only they have m_skip.
+  void test_case_skipped(const doctest::TestCaseData& data) override {
+    if (data.m_skip) g_cases_started.fetch_add(1);
+  }
 };
 DOCTEST_REGISTER_LISTENER("sigkit_failure_counter", 1, failure_counter);
 
@@ -178,5 +186,12 @@ std::string helper_path(const std::string& name) { return std::string(SIGKIT_TES
 int main(int argc, char** argv) {
   doctest::Context ctx;
   ctx.applyCommandLine(argc, argv);
-  return ctx.run();
+  const int rc = ctx.run();
+  if (rc == 0 && g_cases_started.load() == 0 && !ctx.shouldExit()) {
+    // A ctest entry whose filter matches no test case must not pass
+    // vacuously (e.g. a case name that ctest split at a ';').
+    std::fputs("sigkit tests: no test case matched the filter\n", stderr);
+    return 1;
+  }
+  return rc;
 }

@@ -6,6 +6,8 @@
 #include "flag.hpp"       // IWYU pragma: export
 #include "mask.hpp"       // IWYU pragma: export
 #include "registry.hpp"   // IWYU pragma: export
+#include "shutdown.hpp"   // IWYU pragma: export
 #include "signal.hpp"     // IWYU pragma: export
 #include "stream.hpp"     // IWYU pragma: export
+#include "trap.hpp"       // IWYU pragma: export
 #include "wakeup.hpp"     // IWYU pragma: export
