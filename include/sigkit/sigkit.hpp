@@ -2,8 +2,10 @@
 #pragma once
 
 #include "action.hpp"     // IWYU pragma: export
+#include "child.hpp"      // IWYU pragma: export
 #include "error.hpp"      // IWYU pragma: export
 #include "flag.hpp"       // IWYU pragma: export
+#include "forward.hpp"    // IWYU pragma: export
 #include "mask.hpp"       // IWYU pragma: export
 #include "registry.hpp"   // IWYU pragma: export
 #include "shutdown.hpp"   // IWYU pragma: export

@@ -1,0 +1,494 @@
+// sigkit/forward.hpp - forward signals to a child the way a good init shim
+// or a shell does: once, job-control aware, terminal aware; and run(), which
+// spawns, forwards and waits like `uv run` or `tini`.
+#pragma once
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "action.hpp"
+#include "child.hpp"
+#include "signal.hpp"
+#include "stream.hpp"
+#include "wakeup.hpp"
+
+namespace sigkit {
+inline namespace v1 {
+
+/// What a forwarder forwards and how.
+struct forward_options {
+  /// Forwarded signals (SIGCHLD is never forwarded; the forwarder watches it
+  /// to follow the child's stops).
+  signal_set signals = all_forwardable();
+  /// kill(-pgid) instead of kill(pid).
+  bool to_group = false;
+  /// SIGKILL this long after a forwarded SIGTERM/SIGINT/SIGQUIT/SIGHUP (time
+  /// the child spends stopped does not count); a second such signal kills at
+  /// once. Zero: never.
+  std::chrono::nanoseconds kill_after{0};
+  /// Follow job control: a stopped child stops the forwarder, a continued
+  /// forwarder continues the child.
+  bool job_control = true;
+  /// Forward a SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP or SIGSYS that a user
+  /// sent with kill() instead of dying of it (a real fault still kills).
+  bool forward_faults = true;
+  /// If set, called on the forwarder's thread with a line for each decision
+  /// ("forwarded SIGTERM to 1234", "not forwarding SIGINT: ...").
+  std::function<void(const std::string&)> log;
+};
+
+namespace detail {
+
+/// Target of user-sent fault signals (pid, or -pgid); 0: none. Read inside
+/// a signal handler, so a lock-free atomic.
+inline std::atomic<pid_t> fault_target{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free);
+
+extern "C" inline void sigkit_v1_fault_forward(int signo, siginfo_t* info, void*) {
+  const int saved = errno;
+  const pid_t target = fault_target.load(std::memory_order_relaxed);
+  if (info != nullptr && info->si_code <= 0 && target != 0) {
+    ::kill(target, signo);  // sent by a user (kill/sigqueue/tgkill): pass it on
+  } else {
+    // A real fault (or nobody to forward to): die of it as if uncaught.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    ::sigaction(signo, &dfl, nullptr);
+    ::raise(signo);  // pending until this handler returns, then fatal
+  }
+  errno = saved;
+}
+
+inline bool is_terminating_request(int signo) noexcept {
+  return signo == SIGTERM || signo == SIGINT || signo == SIGQUIT || signo == SIGHUP;
+}
+
+}  // namespace detail
+
+/// Forwards signals to a child while it lives (RAII). Construct it before
+/// spawning, so that nothing sent in between is lost, and attach() the
+/// child; or construct it with the child.
+///
+/// Rules, each what a careful shell or init does:
+///  - a signal typed at the terminal (si_code SI_KERNEL, no sender) is not
+///    forwarded to a child in this process's group: the terminal already
+///    delivered it to the whole foreground group;
+///  - signals sent by this process, by the child, or (with to_group) by a
+///    member of the child's group are not forwarded back (no loops);
+///  - SIGTSTP/SIGTTIN/SIGTTOU are forwarded (as SIGSTOP to a child in its own
+///    group or session, whose group may be orphaned and would ignore them);
+///    when the child stops, the forwarder stops too (SIGSTOP), so the shell
+///    sees the job stopped; when the forwarder is continued, it continues a
+///    stopped child and gives it the terminal back if it had it;
+///  - a SIGTERM/SIGINT/SIGQUIT/SIGHUP for a stopped child is followed by
+///    SIGCONT so that it can act on it;
+///  - with kill_after, SIGKILL follows a terminating request after that
+///    long, or at once on the second one.
+class forwarder {
+ public:
+  /// Subscribes now (signals that arrive before attach() are kept and
+  /// forwarded then). Throws like sigkit::stream.
+  explicit forwarder(forward_options options = {}) : st_(std::make_unique<state>(std::move(options))) {
+    if (st_->options.forward_faults) {
+      for (int n : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) {
+        struct sigaction sa {};
+        sa.sa_sigaction = &detail::sigkit_v1_fault_forward;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        st_->faults.emplace_back(signal{n}, sa);
+      }
+    }
+  }
+
+  /// Subscribes and attaches to `c` at once.
+  forwarder(child_process& c, forward_options options = {}) : forwarder(std::move(options)) { attach(c); }
+
+  forwarder(const forwarder&) = delete;
+  forwarder& operator=(const forwarder&) = delete;
+  forwarder(forwarder&&) = delete;
+  forwarder& operator=(forwarder&&) = delete;
+
+  /// Stops forwarding, takes the terminal back if the child had it, and
+  /// restores every disposition.
+  ~forwarder() {
+    if (::getpid() != st_->owner) {  // forked child: no thread to join here
+      (void)thread_.release();
+      (void)st_.release();
+      return;
+    }
+    if (thread_) {
+      thread_->request_stop();
+      thread_->join();
+    }
+    st_->take_terminal_back();
+    if (st_->tty >= 0) ::close(st_->tty);
+    detail::fault_target.store(0);
+  }
+
+  /// Starts forwarding to `c` (which must outlive this forwarder, or be
+  /// waited for first).
+  void attach(child_process& c) {
+    if (thread_) throw std::logic_error("sigkit::forwarder: already attached to a child");
+    if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
+    st_->pid = c.pid();
+    st_->pidfd = c.pidfd();
+    st_->pgid = c.own_group() ? c.pid() : ::getpgid(c.pid());
+    st_->child_owns_group = c.own_group();
+    if (c.took_terminal()) st_->tty = detail::open_tty();
+    detail::fault_target.store(st_->options.to_group && st_->pgid > 0 ? -st_->pgid : st_->pid);
+    thread_ = std::make_unique<std::jthread>([s = st_.get()](std::stop_token done) { s->loop(done); });
+  }
+
+  /// Signals forwarded so far.
+  std::uint64_t forwarded() const noexcept { return st_->forwarded.load(); }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  struct state {
+    explicit state(forward_options opts)
+        : options(std::move(opts)), watch(options.signals | signal_set{sigkit::child}, stream_options{256, true}) {}
+
+    forward_options options;
+    stream watch;
+    wakeup poke;
+    std::vector<scoped_action> faults;
+    pid_t owner = ::getpid();
+    pid_t pid = -1;
+    int pidfd = -1;
+    pid_t pgid = -1;
+    bool child_owns_group = false;
+    int tty = -1;  // the terminal the child was given, if any
+    std::atomic<std::uint64_t> forwarded{0};
+
+    bool child_stopped = false;
+    std::optional<clock::time_point> kill_at;          // armed escalation
+    std::optional<clock::duration> kill_left_stopped;  // paused while stopped
+
+    void log(const std::string& line) const {
+      if (options.log) options.log(line);
+    }
+
+    void send(int signo) {
+      const pid_t target = options.to_group && pgid > 0 ? -pgid : pid;
+      int r;
+#if SIGKIT_HAS_PIDFD
+      if (target == pid && pidfd >= 0)
+        r = static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
+      else
+#endif
+        r = ::kill(target, signo);
+      if (r == 0) {
+        forwarded.fetch_add(1);
+        if (options.log)
+          log("forwarded " + std::string(signal{signo}.name()) + " to " + (target < 0 ? "group " : "") +
+              std::to_string(target < 0 ? -target : target));
+      } else if (options.log) {
+        log("could not forward " + std::string(signal{signo}.name()) + ": " + std::strerror(errno));
+      }
+    }
+
+    /// Why an event must not be forwarded, or nullptr.
+    const char* skip_reason(const event& e) const {
+      const pid_t sender = e.from.pid;
+      if (e.from.code == SI_KERNEL && sender == 0 && !child_owns_group && pgid == ::getpgrp())
+        return "typed at the terminal, which delivered it to the child's group already";
+      if (e.from_user() && sender == ::getpid()) return "sent by this process";
+      if (e.from_user() && sender == pid) return "sent by the child";
+      if (e.from_user() && options.to_group && sender > 0 && ::getpgid(sender) == pgid)
+        return "sent from the child's process group";
+      return nullptr;
+    }
+
+    void refresh_child_state() {
+      for (;;) {
+        siginfo_t info{};
+        int r;
+#if SIGKIT_HAS_PIDFD
+        if (pidfd >= 0)
+          r = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
+                       WSTOPPED | WCONTINUED | WNOHANG);
+        else
+#endif
+          r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WCONTINUED | WNOHANG);
+        if (r != 0 || info.si_pid == 0) return;
+        if (info.si_code == CLD_STOPPED || info.si_code == CLD_TRAPPED) {
+          if (!child_stopped) on_child_stopped(info.si_status);
+        } else if (info.si_code == CLD_CONTINUED) {
+          if (child_stopped) on_child_continued();
+        }
+      }
+    }
+
+    void on_child_stopped(int by) {
+      child_stopped = true;
+      if (kill_at) {
+        kill_left_stopped = *kill_at - clock::now();
+        kill_at.reset();
+      }
+      log("child stopped by " + std::string(signal{by}.name()));
+      if (!options.job_control) return;
+      take_terminal_back();
+      log("stopping this process too");
+      ::kill(::getpid(), SIGSTOP);  // returns once someone continues us
+      // Continued: the SIGCONT event (or the next refresh) continues the child.
+      continue_child_if_stopped();
+    }
+
+    void on_child_continued() {
+      child_stopped = false;
+      if (kill_left_stopped) {
+        kill_at = clock::now() + *kill_left_stopped;
+        kill_left_stopped.reset();
+      }
+    }
+
+    void continue_child_if_stopped() {
+      refresh_stop_only();
+      if (!child_stopped) return;
+      give_terminal_again();
+      send(SIGCONT);
+    }
+
+    // Like refresh_child_state but never stops this process (used right
+    // after we were continued).
+    void refresh_stop_only() {
+      const bool jc = options.job_control;
+      options.job_control = false;
+      refresh_child_state();
+      options.job_control = jc;
+    }
+
+    void take_terminal_back() {
+      if (tty < 0) return;
+      if (::tcgetpgrp(tty) == pgid) detail::give_terminal(tty, ::getpgrp());
+    }
+    void give_terminal_again() {
+      if (tty < 0) return;
+      if (::tcgetpgrp(tty) == ::getpgrp()) detail::give_terminal(tty, pgid);
+    }
+
+    void on_event(const event& e) {
+      const int signo = e.signal.number();
+      if (signo == SIGCHLD) {
+        refresh_child_state();
+        return;
+      }
+      const bool terminating = detail::is_terminating_request(signo);
+      if (terminating && options.kill_after.count() > 0 && (kill_at || kill_left_stopped)) {
+        log("second " + std::string(e.signal.name()) + ": killing the child now");
+        send(SIGKILL);
+        return;
+      }
+      if (const char* why = skip_reason(e)) {
+        log("not forwarding " + std::string(e.signal.name()) + ": " + why);
+      } else if (signo == SIGCONT) {
+        continue_child_if_stopped();
+      } else if (signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU) {
+        send(child_owns_group && options.job_control ? SIGSTOP : signo);
+      } else {
+        refresh_stop_only();
+        send(signo);
+        if (terminating && child_stopped) send(SIGCONT);
+      }
+      if (terminating && options.kill_after.count() > 0 && !kill_at && !kill_left_stopped) {
+        if (child_stopped)
+          kill_left_stopped = options.kill_after;
+        else
+          kill_at = clock::now() + std::chrono::duration_cast<clock::duration>(options.kill_after);
+      }
+      if (signo == SIGCONT) refresh_child_state();
+    }
+
+    void loop(const std::stop_token& done) {
+      std::stop_callback wake(done, [this]() noexcept { poke.notify(); });
+      while (!done.stop_requested()) {
+        while (auto e = watch.try_recv()) on_event(*e);
+        if (child_exited()) {
+          take_terminal_back();
+          return;
+        }
+        int ms = -1;
+        if (kill_at) {
+          const auto left = std::chrono::ceil<std::chrono::milliseconds>(*kill_at - clock::now()).count();
+          if (left <= 0) {
+            log("kill_after elapsed: killing the child");
+            send(SIGKILL);
+            kill_at.reset();
+            continue;
+          }
+          ms = static_cast<int>(std::min<std::int64_t>(left, 1 << 30));
+        }
+        pollfd fds[3] = {{watch.fd(), POLLIN, 0}, {poke.fd(), POLLIN, 0}, {pidfd, POLLIN, 0}};
+        ::poll(fds, pidfd >= 0 ? 3 : 2, ms);
+        poke.drain();
+      }
+    }
+
+    bool child_exited() const {
+      siginfo_t info{};
+      int r;
+#if SIGKIT_HAS_PIDFD
+      if (pidfd >= 0)
+        r = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT);
+      else
+#endif
+        r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+      return r != 0 || info.si_pid != 0;  // an error (ECHILD): already reaped
+    }
+  };
+
+  std::unique_ptr<state> st_;
+  std::unique_ptr<std::jthread> thread_;
+};
+
+/// spawn + forward + wait.
+struct run_options {
+  spawn_options spawn;
+  forward_options forward;
+  /// Linux: become a child subreaper (PR_SET_CHILD_SUBREAPER) and reap every
+  /// orphaned descendant, leaving no zombie behind.
+  bool reap = false;
+  /// With reap: when the child exits, send SIGTERM to its process group (if
+  /// it has its own) and wait for every remaining descendant; after
+  /// `descendants_grace`, SIGKILL the stragglers.
+  bool wait_descendants = false;
+  std::chrono::nanoseconds descendants_grace = std::chrono::seconds(10);
+};
+
+namespace detail {
+
+/// Pids whose parent is this process, from /proc (Linux).
+inline std::vector<pid_t> children_of_self() {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  const pid_t self = ::getpid();
+  while (dirent* ent = ::readdir(d)) {
+    const pid_t p = static_cast<pid_t>(std::atoi(ent->d_name));
+    if (p <= 0) continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(p));
+    FILE* f = std::fopen(path, "re");
+    if (f == nullptr) continue;
+    char buf[512];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    const char* close_paren = std::strrchr(buf, ')');
+    int ppid = 0;
+    char state = 0;
+    if (close_paren != nullptr && std::sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self)
+      out.push_back(p);
+  }
+  ::closedir(d);
+  return out;
+}
+
+/// Reaps every exited child of this process except `keep`, without
+/// blocking.
+inline void reap_orphans(pid_t keep) {
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    if (info.si_pid == keep) {
+      // The main child is a zombie: reap the others by pid.
+      for (pid_t p : children_of_self()) {
+        if (p == keep) continue;
+        int status;
+        ::waitpid(p, &status, WNOHANG);
+      }
+      return;
+    }
+    int status;
+    ::waitpid(info.si_pid, &status, WNOHANG);
+  }
+}
+
+}  // namespace detail
+
+/// Runs argv like `uv run` or an init shim: subscribes the forwarder, spawns
+/// the child, forwards signals until it exits, and returns how it ended
+/// (call mirror() on the result to exit the same way).
+inline exit_status run(std::span<const std::string> argv, run_options options = {}) {
+#if defined(__linux__)
+  if (options.reap && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    throw std::system_error(detail::last_error(), "sigkit::run: PR_SET_CHILD_SUBREAPER");
+#endif
+  std::optional<sigkit::stream> orphans;
+  if (options.reap) orphans.emplace(signal_set{sigkit::child});
+  forwarder fwd(options.forward);
+  child_process c = child_process::spawn(argv, options.spawn);
+  fwd.attach(c);
+  exit_status status;
+  if (!options.reap) {
+    status = c.wait();
+  } else {
+    for (;;) {
+      detail::reap_orphans(c.pid());
+      if (auto st = c.wait_for(std::chrono::milliseconds(0))) {
+        status = *st;
+        break;
+      }
+      pollfd fds[2] = {{orphans->fd(), POLLIN, 0}, {c.pidfd(), POLLIN, 0}};
+      ::poll(fds, c.pidfd() >= 0 ? 2 : 1, c.pidfd() >= 0 ? -1 : 10);
+      while (orphans->try_recv()) {
+      }
+    }
+    if (options.wait_descendants) {
+      if (c.own_group()) ::kill(-c.pid(), SIGTERM);
+      const auto deadline = std::chrono::steady_clock::now() + options.descendants_grace;
+      bool killed = false;
+      for (;;) {
+        int st = 0;
+        const pid_t p = ::waitpid(-1, &st, WNOHANG);
+        if (p < 0 && errno == ECHILD) break;
+        if (p > 0) continue;
+        if (!killed && std::chrono::steady_clock::now() >= deadline) {
+          for (pid_t q : detail::children_of_self()) ::kill(q, SIGKILL);
+          if (c.own_group()) ::kill(-c.pid(), SIGKILL);
+          killed = true;
+        }
+        pollfd pfd{orphans->fd(), POLLIN, 0};
+        ::poll(&pfd, 1, 10);
+        while (orphans->try_recv()) {
+        }
+      }
+    } else {
+      detail::reap_orphans(-1);
+    }
+  }
+  return status;
+}
+
+inline exit_status run(std::initializer_list<std::string> argv, run_options options = {}) {
+  const std::vector<std::string> v(argv);
+  return run(std::span<const std::string>(v), std::move(options));
+}
+
+}  // namespace v1
+}  // namespace sigkit
