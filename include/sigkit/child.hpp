@@ -119,7 +119,7 @@ struct spawn_options {
   bool new_process_group = false;             ///< setpgid(0, 0) in the child
   bool new_session = false;                   ///< setsid() in the child
   bool reset_signals = true;                  ///< SIG_DFL everywhere, empty mask
-  std::optional<signal> parent_death_signal;  ///< Linux PR_SET_PDEATHSIG
+  std::optional<signal> parent_death_signal{};  ///< Linux PR_SET_PDEATHSIG
   /// With a new process group: if this process is in the foreground of its
   /// controlling terminal, make the child's group the foreground one (as a
   /// shell does for a job). The forwarder takes the terminal back.
@@ -265,7 +265,9 @@ class child {
       ec = detail::errno_code(fork_errno);
       return child{};
     }
-    if (own_group) ::setpgid(pid, pid);  // also here: no race with the exec
+    // Also here, so the group exists whichever runs first (not for a new
+    // session: a group leader cannot call setsid()).
+    if (options.new_process_group && !options.new_session) ::setpgid(pid, pid);
     if (tty >= 0) {
       detail::give_terminal(tty, pid);
       ::close(tty);

@@ -57,7 +57,7 @@ struct forward_options {
   bool forward_faults = true;
   /// If set, called on the forwarder's thread with a line for each decision
   /// ("forwarded SIGTERM to 1234", "not forwarding SIGINT: ...").
-  std::function<void(const std::string&)> log;
+  std::function<void(const std::string&)> log{};
 };
 
 namespace detail {

@@ -1,0 +1,144 @@
+// Test support: run a program with its stdin and stdout on pipes, read its
+// output line by line with timeouts, never leave it behind.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace sigkit_test {
+
+class process {
+ public:
+  /// Starts argv with stdin/stdout piped (stderr inherited); the child gets
+  /// default dispositions and an empty mask.
+  explicit process(const std::vector<std::string>& argv) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      for (int n = 1; n < NSIG; ++n) ::sigaction(n, &dfl, nullptr);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    in_ = in[1];
+    out_ = out[0];
+  }
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+  ~process() {
+    close_stdin();
+    if (out_ >= 0) ::close(out_);
+    if (pid_ > 0 && !status_) {
+      ::kill(pid_, SIGKILL);
+      ::kill(pid_, SIGCONT);
+      int st;
+      ::waitpid(pid_, &st, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  void write(const std::string& s) const { (void)!::write(in_, s.data(), s.size()); }
+  void close_stdin() {
+    if (in_ >= 0) ::close(in_);
+    in_ = -1;
+  }
+
+  /// The next line that starts with `prefix` (earlier lines are kept in
+  /// lines()); nullopt on timeout or EOF.
+  std::optional<std::string> line_starting(const std::string& prefix, std::chrono::milliseconds limit = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      while (next_ < lines_.size()) {
+        const std::string& l = lines_[next_++];
+        if (l.rfind(prefix, 0) == 0) return l;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        eof_ = true;
+        while (next_ < lines_.size()) {
+          const std::string& l = lines_[next_++];
+          if (l.rfind(prefix, 0) == 0) return l;
+        }
+        return std::nullopt;
+      }
+      partial_.append(buf, static_cast<std::size_t>(n));
+      std::size_t nl;
+      while ((nl = partial_.find('\n')) != std::string::npos) {
+        lines_.push_back(partial_.substr(0, nl));
+        partial_.erase(0, nl + 1);
+      }
+    }
+  }
+
+  /// Every line read so far.
+  const std::vector<std::string>& lines() const { return lines_; }
+
+  /// Waits for the process to end (killing it after `limit`).
+  int wait(std::chrono::milliseconds limit = 10000ms) {
+    if (!status_) status_ = wait_pid_for(pid_, limit);
+    return *status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1;
+  std::vector<std::string> lines_;
+  std::size_t next_ = 0;
+  std::string partial_;
+  bool eof_ = false;
+  std::optional<int> status_;
+};
+
+/// State letter of a process from /proc/PID/stat ('R', 'S', 'T', 'Z', ...), 0 if gone.
+inline char proc_state(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return 0;
+  char buf[512];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  return p != nullptr && p[1] == ' ' ? p[2] : 0;
+}
+
+/// Waits until `pid`'s state is (or, with `negate`, is no longer) `state`.
+inline bool wait_state(pid_t pid, char state, bool negate = false, std::chrono::milliseconds limit = 5000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if ((proc_state(pid) == state) != negate) return true;
+    ::usleep(1000);
+  }
+  return false;
+}
+
+}  // namespace sigkit_test
