@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <vector>
