@@ -65,6 +65,7 @@ int main() {
       int rec[3];
       if (::read(fault_pipe[0], rec, sizeof rec) == sizeof rec) print(rec[0], rec[1], rec[2]);
     }
+    if (fds[2].revents & (POLLNVAL | POLLERR)) return 0;  // no stdin: nothing will ever stop us
     if (fds[2].revents & (POLLIN | POLLHUP)) {
       char buf[256];
       const ssize_t n = ::read(0, buf, sizeof buf);
