@@ -13,6 +13,7 @@
 // Steps ({NAME} in any argument is replaced by a saved value; {child} is the
 // program's pid, {driver} this process's pid):
 //   --expect-line RE          wait for a line matching RE (ECMAScript, search)
+//   --expect-next-line RE     the very next line must match RE
 //   --capture NAME RE         the same, and save RE's group 1 as NAME
 //   --send SIG                kill(program, SIG); SIG is TERM, SIGTERM or 15
 //   --send-to NAME SIG        kill(saved pid NAME, SIG)
@@ -265,7 +266,7 @@ int signal_arg(const std::string& s) {
 // How many arguments each step takes.
 const std::map<std::string, int>& arity() {
   static const std::map<std::string, int> a = {
-      {"--expect-line", 1},   {"--capture", 2},      {"--send", 1},           {"--send-to", 2},
+      {"--expect-line", 1},   {"--expect-next-line", 1},   {"--capture", 2},      {"--send", 1},           {"--send-to", 2},
       {"--expect-stopped", 0}, {"--expect-continued", 0}, {"--expect-caught", 2}, {"--connect", 2},       {"--connect-refused", 1},
       {"--write", 2},         {"--expect-echo", 2},  {"--expect-eof", 1},     {"--close", 1},
       {"--expect-file", 1},   {"--expect-no-file", 1}, {"--expect-exit", 1},  {"--expect-signal", 1},
@@ -278,6 +279,9 @@ void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
   std::string line;
   if (op == "--expect-line") {
     d.expect_line(a[0], line);
+  } else if (op == "--expect-next-line") {
+    line = d.next_line();
+    if (!std::regex_search(line, std::regex(a[0]))) throw failure("the next line does not match " + a[0]);
   } else if (op == "--capture") {
     const auto m = d.expect_line(a[1], line);
     if (m.size() < 2) throw failure("regex has no group 1: " + a[1]);
