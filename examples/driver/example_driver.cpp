@@ -85,14 +85,18 @@ struct driver {
     return static_cast<int>(left);
   }
 
-  std::string expand(const std::string& s) const {
+  // Replaces each {NAME} by its saved value (regex-escaped if `regex`).
+  std::string expand(const std::string& s, bool regex) const {
     std::string r;
     for (std::size_t i = 0; i < s.size(); ++i) {
       const auto close = s.find('}', i);
       if (s[i] == '{' && close != std::string::npos) {
         const auto it = vars.find(s.substr(i + 1, close - i - 1));
         if (it != vars.end()) {
-          r += it->second;
+          for (char c : it->second) {
+            if (regex && std::strchr("\\^$.|?*+()[]{}", c) != nullptr) r += '\\';
+            r += c;
+          }
           i = close;
           continue;
         }
@@ -275,7 +279,8 @@ const std::map<std::string, int>& arity() {
 }
 
 void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
-  for (auto& s : a) s = d.expand(s);
+  const bool regex = op == "--expect-line" || op == "--expect-next-line" || op == "--capture";
+  for (auto& s : a) s = d.expand(s, regex && &s == &a.back());
   std::string line;
   if (op == "--expect-line") {
     d.expect_line(a[0], line);
