@@ -14,6 +14,7 @@
 // program's pid, {driver} this process's pid):
 //   --expect-line RE          wait for a line matching RE (ECMAScript, search)
 //   --expect-next-line RE     the very next line must match RE
+//   --expect-lines K RE1..REK wait for K lines matching RE1..REK, in any order
 //   --capture NAME RE         the same, and save RE's group 1 as NAME
 //   --send SIG                kill(program, SIG); SIG is TERM, SIGTERM or 15
 //   --send-to NAME SIG        kill(saved pid NAME, SIG)
@@ -45,6 +46,7 @@
 
 #include <sigkit/signal.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -280,10 +282,18 @@ const std::map<std::string, int>& arity() {
 
 void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
   const bool regex = op == "--expect-line" || op == "--expect-next-line" || op == "--capture";
-  for (auto& s : a) s = d.expand(s, regex && &s == &a.back());
+  for (auto& s : a) s = d.expand(s, (regex && &s == &a.back()) || (op == "--expect-lines" && &s != &a.front()));
   std::string line;
   if (op == "--expect-line") {
     d.expect_line(a[0], line);
+  } else if (op == "--expect-lines") {
+    std::vector<std::regex> pending;
+    for (std::size_t k = 1; k < a.size(); ++k) pending.emplace_back(a[k]);
+    while (!pending.empty()) {
+      line = d.next_line();
+      const auto hit = std::find_if(pending.begin(), pending.end(), [&](const std::regex& re) { return std::regex_search(line, re); });
+      if (hit != pending.end()) pending.erase(hit);
+    }
   } else if (op == "--expect-next-line") {
     line = d.next_line();
     if (!std::regex_search(line, std::regex(a[0]))) throw failure("the next line does not match " + a[0]);
@@ -388,13 +398,15 @@ int main(int argc, char** argv) {
       timeout_s = std::stod(argv[++i]);
       continue;
     }
-    const auto it = arity().find(op);
-    if (it == arity().end() || i + it->second >= argc) {
+    auto it = arity().find(op);
+    int args = it == arity().end() ? -1 : it->second;
+    if (op == "--expect-lines" && i + 1 < argc) args = 1 + std::max(0, std::atoi(argv[i + 1]));
+    if (args < 0 || i + args >= argc) {
       std::fprintf(stderr, "example_driver: bad or incomplete step '%s'\n", op.c_str());
       return 2;
     }
-    steps.emplace_back(op, std::vector<std::string>(argv + i + 1, argv + i + 1 + it->second));
-    i += it->second;
+    steps.emplace_back(op, std::vector<std::string>(argv + i + 1, argv + i + 1 + args));
+    i += args;
   }
   if (i + 1 >= argc) {
     std::fprintf(stderr, "usage: example_driver [--timeout S] STEP... -- PROGRAM [ARGS...]\n");
