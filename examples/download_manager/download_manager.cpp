@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   std::vector<int> progress(static_cast<std::size_t>(cfg.workers), 0);  // percent, one slot per worker
   {
     std::vector<std::jthread> workers;
+    workers.reserve(static_cast<std::size_t>(cfg.workers));
     for (int id = 0; id < cfg.workers; ++id) {
       // Each worker gets shutdown's token (not the jthread's own one): one
       // Ctrl-C stops them all.

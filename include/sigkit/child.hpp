@@ -84,7 +84,7 @@ struct exit_status {
   /// signal. stdio is flushed first.
   [[noreturn]] void mirror() const {
     std::fflush(nullptr);
-    if (exited()) std::exit(code());
+    if (exited()) std::exit(code());  // NOLINT(concurrency-mt-unsafe): exiting is the point
     const int signo = WTERMSIG(raw);
     const rlimit no_core{0, 0};
     ::setrlimit(RLIMIT_CORE, &no_core);
@@ -142,14 +142,16 @@ inline int pidfd_open(pid_t pid) noexcept {
 /// that the child only calls execve().
 inline std::vector<std::string> exec_candidates(const std::string& file) {
   if (file.find('/') != std::string::npos) return {file};
-  const char* path = std::getenv("PATH");
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once, before fork
   std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   std::vector<std::string> out;
   for (;;) {
     const auto colon = dirs.find(':');
     std::string dir(dirs.substr(0, colon));
     if (dir.empty()) dir = ".";
-    out.push_back(dir + "/" + file);
+    out.push_back(dir);
+    out.back() += '/';
+    out.back() += file;
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
   }
@@ -417,9 +419,9 @@ class child {
           if (n != SIGKILL && n != SIGSTOP) ::sigaction(n, &dfl, nullptr);  // EINVAL for glibc's own: fine
         sigset_t none;
         sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe): the forked child has one thread
       } else {
-        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // NOLINT(concurrency-mt-unsafe): the forked child has one thread
       }
       int best = ENOENT;
       for (const auto& path : candidates) {

@@ -208,7 +208,7 @@ class forwarder {
           log("forwarded " + std::string(signal{signo}.name()) + " to " + (target < 0 ? "group " : "") +
               std::to_string(target < 0 ? -target : target));
       } else if (options.log) {
-        log("could not forward " + std::string(signal{signo}.name()) + ": " + std::strerror(errno));
+        log("could not forward " + std::string(signal{signo}.name()) + ": " + std::generic_category().message(errno));
       }
     }
 
@@ -388,8 +388,8 @@ inline std::vector<pid_t> children_of_self() {
   DIR* d = ::opendir("/proc");
   if (d == nullptr) return out;
   const pid_t self = ::getpid();
-  while (dirent* ent = ::readdir(d)) {
-    const pid_t p = static_cast<pid_t>(std::atoi(ent->d_name));
+  while (dirent* ent = ::readdir(d)) {  // NOLINT(concurrency-mt-unsafe): this DIR is ours alone
+    const auto p = static_cast<pid_t>(std::atoi(ent->d_name));
     if (p <= 0) continue;
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(p));
@@ -434,7 +434,7 @@ inline void reap_orphans(pid_t keep) {
 /// Runs argv like `uv run` or an init shim: subscribes the forwarder, spawns
 /// the child, forwards signals until it exits, and returns how it ended
 /// (call mirror() on the result to exit the same way).
-inline exit_status run(std::span<const std::string> argv, run_options options = {}) {
+inline exit_status run(std::span<const std::string> argv, const run_options& options = {}) {
 #if defined(__linux__)
   if (options.reap && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     throw std::system_error(detail::last_error(), "sigkit::run: PR_SET_CHILD_SUBREAPER");
@@ -485,9 +485,9 @@ inline exit_status run(std::span<const std::string> argv, run_options options = 
   return status;
 }
 
-inline exit_status run(std::initializer_list<std::string> argv, run_options options = {}) {
+inline exit_status run(std::initializer_list<std::string> argv, const run_options& options = {}) {
   const std::vector<std::string> v(argv);
-  return run(std::span<const std::string>(v), std::move(options));
+  return run(std::span<const std::string>(v), options);
 }
 
 }  // namespace v1

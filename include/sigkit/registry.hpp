@@ -36,10 +36,10 @@ class registry {
 
   /// A stream owned by this registry (throws as stream's constructor does).
   sigkit::stream& stream(signal_set signals, stream_options options = {}) {
-    return add<sigkit::stream>(std::move(signals), options);
+    return add<sigkit::stream>(signals, options);
   }
   /// A flag owned by this registry (throws as flag's constructor does).
-  sigkit::flag& flag(signal_set signals) { return add<sigkit::flag>(std::move(signals)); }
+  sigkit::flag& flag(signal_set signals) { return add<sigkit::flag>(signals); }
   /// Ignores `s` until the registry dies.
   void ignore(signal s) { add<scoped_action>(sigkit::ignore(s)); }
   /// Sets `s` to SIG_DFL until the registry dies.

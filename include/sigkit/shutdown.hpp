@@ -58,7 +58,7 @@ class shutdown {
   /// Watches `signals` (each must be streamable: catchable, not
   /// synchronous). Throws like sigkit::stream, changing nothing.
   explicit shutdown(signal_set signals, shutdown_options options = {})
-      : state_(std::make_unique<state>(std::move(signals), options)) {
+      : state_(std::make_unique<state>(signals, options)) {
     start();
   }
 
@@ -131,7 +131,7 @@ class shutdown {
   using clock = std::chrono::steady_clock;
 
   struct state {
-    state(signal_set signals, shutdown_options opts) : watch(std::move(signals)), options(opts) {}
+    state(signal_set signals, shutdown_options opts) : watch(signals), options(opts) {}
     stream watch;
     wakeup poke;  // tells the watcher that force_after() or stop changed
     std::stop_source source;

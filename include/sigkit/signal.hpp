@@ -328,7 +328,7 @@ inline std::optional<signal> signal::parse(std::string_view text) noexcept {
 inline signal signal::from_name(std::string_view text) {
   if (auto s = parse(text)) return *s;
   throw std::invalid_argument("sigkit: \"" + std::string(text) +
-                              "\" is not a signal name or number (try \"INT\", \"SIGTERM\", \"15\" or \"RTMIN+1\")");
+                              R"(" is not a signal name or number (try "INT", "SIGTERM", "15" or "RTMIN+1"))");
 }
 
 inline signal::action signal::default_action() const noexcept {

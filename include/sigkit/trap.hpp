@@ -62,7 +62,7 @@ class trap {
         throw std::invalid_argument("sigkit::trap: " + std::string(s.name()) +
                                     " does not end the process by default; watch it with a sigkit::stream");
     }
-    state_ = std::make_shared<state>(std::move(signals));  // throws like stream
+    state_ = std::make_shared<state>(signals);  // throws like stream
     if (cleanup) state_->entries.push_back(std::move(cleanup));
     registry_of_traps::add(state_);
     watcher_ = std::make_unique<std::jthread>([st = state_](std::stop_token done) { watch(st, done); });
@@ -115,13 +115,13 @@ class trap {
 
  private:
   struct watched {
-    explicit watched(signal_set set) : s(std::move(set)) {}
+    explicit watched(signal_set set) : s(set) {}
     stream s;
     wakeup poke;  // wakes the watcher when the trap is destroyed
   };
 
   struct state {
-    explicit state(signal_set set) : watch(std::move(set)) {}
+    explicit state(signal_set set) : watch(set) {}
     watched watch;
     pid_t owner = ::getpid();
     std::mutex run_mu;  // held while the cleanups run: a second caller waits
@@ -167,7 +167,8 @@ class trap {
   /// Runs the cleanups of every live trap this process made, newest first.
   static void run_all() {
     auto traps = registry_of_traps::snapshot();
-    for (auto it = traps.rbegin(); it != traps.rend(); ++it) run_cleanups(**it);
+    // Reverse iteration by hand: clang 14 cannot use libstdc++ 12's <ranges>.
+    for (auto it = traps.rbegin(); it != traps.rend(); ++it) run_cleanups(**it);  // NOLINT(modernize-loop-convert)
   }
 
   static void run_cleanups(state& st) noexcept {
@@ -175,7 +176,7 @@ class trap {
     std::lock_guard lock(st.run_mu);
     if (st.ran) return;
     st.ran = true;
-    for (auto it = st.entries.rbegin(); it != st.entries.rend(); ++it) {
+    for (auto it = st.entries.rbegin(); it != st.entries.rend(); ++it) {  // NOLINT(modernize-loop-convert)
       try {
         (*it)();
       } catch (...) {  // a failing cleanup must not stop the others
