@@ -171,7 +171,7 @@ TEST_CASE("raise_default dies of the signal, stops for stop signals, and ignores
   CHECK(r.signo == SIGTERM);
 
   sigkit_test::in_child([] {
-    sigkit::raise_default(sigkit::child);   // default: ignore
+    sigkit::raise_default(sigkit::child);  // default: ignore
     sigkit::raise_default(sigkit::window_change);
     sigkit::raise_default(sigkit::signal{SIGKILL});  // not catchable: refused quietly
   });

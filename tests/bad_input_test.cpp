@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,7 +70,8 @@ std::string expect_invalid(int n, F&& f) {
 // EINVAL). Probed by installing a handler and putting the old one back.
 void probe_handler(int) {}
 bool platform_refuses(int n) {
-  struct sigaction probe {}, old {};
+  struct sigaction probe {
+  }, old{};
   probe.sa_handler = probe_handler;
   sigemptyset(&probe.sa_mask);
   if (::sigaction(n, &probe, &old) != 0) return true;
@@ -100,8 +101,8 @@ struct seam_guard {
   ~seam_guard() { sigkit::detail::sys() = saved; }
 };
 
-std::atomic<int> g_eintr_left{0};        // poll/read fail with EINTR while > 0
-std::atomic<long> g_eintr_injected{0};   // how many EINTRs were injected
+std::atomic<int> g_eintr_left{0};       // poll/read fail with EINTR while > 0
+std::atomic<long> g_eintr_injected{0};  // how many EINTRs were injected
 std::atomic<bool> g_eintr_forever{false};
 
 int eintr_poll(pollfd* fds, nfds_t n, int ms) {

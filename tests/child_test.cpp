@@ -69,22 +69,24 @@ std::vector<int> inheritable_fds() {
 }  // namespace
 
 TEST_CASE("every exit code 0..255 comes back exactly, and so does a fatal signal") {
-  in_child([] {
-    for (int code = 0; code < 256; ++code) {
-      auto c = child_process::spawn({"/bin/sh", "-c", "exit " + std::to_string(code)});
-      const auto st = c.wait();
-      CHECK(st.exited());
-      CHECK(st.code() == code);
-      CHECK(st.shell_code() == code);
-      CHECK(c.wait() == st);  // a second wait gives the same status
-    }
-    auto c = child_process::spawn({"/bin/sh", "-c", "kill -USR1 $$"});
-    const auto st = c.wait();
-    CHECK(st.signaled());
-    CHECK(st.signal() == sigkit::user1);
-    CHECK(st.shell_code() == 128 + SIGUSR1);
-    CHECK(st.describe() == "killed by SIGUSR1");
-  }, 60s);
+  in_child(
+      [] {
+        for (int code = 0; code < 256; ++code) {
+          auto c = child_process::spawn({"/bin/sh", "-c", "exit " + std::to_string(code)});
+          const auto st = c.wait();
+          CHECK(st.exited());
+          CHECK(st.code() == code);
+          CHECK(st.shell_code() == code);
+          CHECK(c.wait() == st);  // a second wait gives the same status
+        }
+        auto c = child_process::spawn({"/bin/sh", "-c", "kill -USR1 $$"});
+        const auto st = c.wait();
+        CHECK(st.signaled());
+        CHECK(st.signal() == sigkit::user1);
+        CHECK(st.shell_code() == 128 + SIGUSR1);
+        CHECK(st.describe() == "killed by SIGUSR1");
+      },
+      60s);
 }
 
 TEST_CASE("spawn reports exec failures itself, naming the program") {
@@ -183,16 +185,18 @@ TEST_CASE("process group, session and parent-death signal are set in the child")
 }
 
 TEST_CASE("a signal sent right after spawn() returns is never lost") {
-  in_child([] {
-    for (int i = 0; i < 200; ++i) {
-      auto c = child_process::spawn({"sleep", "30"});
-      c.send(sigkit::terminate);
-      const auto st = c.wait_for(5s);
-      REQUIRE(st.has_value());
-      CHECK(st->signaled());
-      CHECK(st->signal() == sigkit::terminate);
-    }
-  }, 60s);
+  in_child(
+      [] {
+        for (int i = 0; i < 200; ++i) {
+          auto c = child_process::spawn({"sleep", "30"});
+          c.send(sigkit::terminate);
+          const auto st = c.wait_for(5s);
+          REQUIRE(st.has_value());
+          CHECK(st->signaled());
+          CHECK(st->signal() == sigkit::terminate);
+        }
+      },
+      60s);
 }
 
 TEST_CASE("send() after the child was reaped fails with ESRCH and hits nobody") {
@@ -224,7 +228,8 @@ TEST_CASE("wait_for times out on a running child and terminate escalates to SIGK
 
 TEST_CASE("exit_status::mirror exits with the code or dies of the signal without a core") {
   for (const int code : {0, 1, 42, 255}) {
-    const auto r = sigkit_test::run_child([code] { sigkit::exit_status::from_wait_status(W_EXITCODE(code, 0)).mirror(); });
+    const auto r =
+        sigkit_test::run_child([code] { sigkit::exit_status::from_wait_status(W_EXITCODE(code, 0)).mirror(); });
     CHECK(r.exited);
     CHECK(r.code == code);
   }

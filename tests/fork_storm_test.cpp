@@ -105,8 +105,9 @@ void foreign_handler(int) {
 
 }  // namespace
 
-TEST_CASE("500 children fork and exec while signals arrive: no parent wakeup from a child, no leaked fd, clean "
-          "mask") {
+TEST_CASE(
+    "500 children fork and exec while signals arrive: no parent wakeup from a child, no leaked fd, clean "
+    "mask") {
   const int children = children_to_fork();
   in_child(
       [children] {
@@ -190,7 +191,8 @@ TEST_CASE("500 children fork and exec while signals arrive: no parent wakeup fro
             if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
               ++out.bad_status;
               if (out.first_problem.empty())
-                out.first_problem = "child " + std::to_string(i) + " failed: status " + std::to_string(status) + " " + report;
+                out.first_problem =
+                    "child " + std::to_string(i) + " failed: status " + std::to_string(status) + " " + report;
               continue;
             }
             ++out.reported;
@@ -206,7 +208,8 @@ TEST_CASE("500 children fork and exec while signals arrive: no parent wakeup fro
                 }
               } else if (line.rfind("SigBlk:", 0) == 0) {
                 blk_ok = line.find_first_not_of("0", line.find_first_not_of(" \t", 7)) == std::string::npos;
-                if (!blk_ok && out.first_problem.empty()) out.first_problem = "child " + std::to_string(i) + ": " + line;
+                if (!blk_ok && out.first_problem.empty())
+                  out.first_problem = "child " + std::to_string(i) + ": " + line;
               } else if (line.rfind("SigIgn:", 0) == 0) {
                 ign_ok = line.find(parent_ignored) != std::string::npos;
                 if (!ign_ok && out.first_problem.empty())
@@ -245,11 +248,12 @@ TEST_CASE("500 children fork and exec while signals arrive: no parent wakeup fro
         pollfd qp{quiet.fd(), POLLIN, 0};
         CHECK(::poll(&qp, 1, 0) == 0);
         CHECK_FALSE(quiet.try_recv().has_value());
-        std::printf("fork storm: %d children forked and exec'd, %d reported; %ld signals sent to the parent during "
-                    "the storm, %llu delivered, %ld events consumed; leaked fds %d, dirty masks %d, wakeups from "
-                    "children %ld\n",
-                    out.forked, out.reported, total_sent, static_cast<unsigned long long>(storm_count.count()),
-                    received.load(), out.leaked, out.dirty_mask, from_child.load());
+        std::printf(
+            "fork storm: %d children forked and exec'd, %d reported; %ld signals sent to the parent during "
+            "the storm, %llu delivered, %ld events consumed; leaked fds %d, dirty masks %d, wakeups from "
+            "children %ld\n",
+            out.forked, out.reported, total_sent, static_cast<unsigned long long>(storm_count.count()), received.load(),
+            out.leaked, out.dirty_mask, from_child.load());
         std::fflush(stdout);
         storm.close();
         quiet.close();
@@ -258,8 +262,9 @@ TEST_CASE("500 children fork and exec while signals arrive: no parent wakeup fro
       120s);
 }
 
-TEST_CASE("forked children without exec: an inherited stream refuses, inherited handlers act as the old "
-          "disposition") {
+TEST_CASE(
+    "forked children without exec: an inherited stream refuses, inherited handlers act as the old "
+    "disposition") {
   in_child(
       [] {
         int fp[2];

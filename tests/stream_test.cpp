@@ -173,7 +173,8 @@ TEST_CASE("a consumer thread is always woken by the last signal of a burst") {
           const int k = std::uniform_int_distribution<int>(1, 5)(rng);
           for (int i = 0; i < k; ++i) REQUIRE(::kill(::getpid(), SIGUSR1) == 0);
           std::unique_lock lock(m);
-          const bool woke = cv.wait_for(lock, 5s, [&] { return last_value == next - 1 && standard_seen > standard_before; });
+          const bool woke =
+              cv.wait_for(lock, 5s, [&] { return last_value == next - 1 && standard_seen > standard_before; });
           REQUIRE_MESSAGE(woke, "burst " << burst << ": consumer saw value " << last_value << " of " << next - 1);
         }
         CHECK(s.dropped() == 0);
@@ -339,7 +340,7 @@ TEST_CASE("recv_for times out, and recv with a stop token returns once stop is r
     already.request_stop();
     ::raise(SIGUSR1);
     CHECK_FALSE(s.recv(already.get_token()).has_value());  // stop wins over a pending event
-    CHECK(s.try_recv().has_value());                        // which is still there
+    CHECK(s.try_recv().has_value());                       // which is still there
   });
 }
 

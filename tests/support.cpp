@@ -79,7 +79,8 @@ int wait_pid_for(pid_t pid, std::chrono::milliseconds limit) {
       if (pidfd >= 0) ::close(pidfd);
       return -1;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);

@@ -153,8 +153,9 @@ void problem(const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("a 20 s storm of standard and real-time signals from 8 threads and 4 processes loses nothing and never "
-          "deadlocks") {
+TEST_CASE(
+    "a 20 s storm of standard and real-time signals from 8 threads and 4 processes loses nothing and never "
+    "deadlocks") {
   const int seconds = storm_seconds();
   in_child(
       [seconds] {
@@ -485,7 +486,8 @@ TEST_CASE("a 20 s storm of standard and real-time signals from 8 threads and 4 p
         }
         CHECK(churn_cycles.load() > 0);
         CHECK(bursts_checked.load() > 0);
-        CHECK(sigkit_test::open_fd_count() == fds_with_streams - 2 * static_cast<int>(procs.size()));  // the pipes to the sender processes are closed
+        CHECK(sigkit_test::open_fd_count() ==
+              fds_with_streams - 2 * static_cast<int>(procs.size()));  // the pipes to the sender processes are closed
 
         std::uint64_t rt_total = 0;
         for (auto v : rt_sent) rt_total += v;
@@ -495,9 +497,9 @@ TEST_CASE("a 20 s storm of standard and real-time signals from 8 threads and 4 p
             "%llu; churn cycles %llu\n",
             seconds, static_cast<unsigned long long>(rt_total), static_cast<unsigned long long>(std_sent),
             static_cast<unsigned long long>(eagain), static_cast<unsigned long long>(rt_delivered),
-            static_cast<unsigned long long>(std_delivered),
-            static_cast<double>(rt_delivered + std_delivered) / seconds, static_cast<unsigned long long>(lost),
-            static_cast<unsigned long long>(dropped_total), static_cast<unsigned long long>(bursts_checked.load()),
+            static_cast<unsigned long long>(std_delivered), static_cast<double>(rt_delivered + std_delivered) / seconds,
+            static_cast<unsigned long long>(lost), static_cast<unsigned long long>(dropped_total),
+            static_cast<unsigned long long>(bursts_checked.load()),
             static_cast<unsigned long long>(churn_cycles.load()));
         std::fflush(stdout);
 

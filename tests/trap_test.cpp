@@ -162,8 +162,7 @@ TEST_CASE("a trap refuses signals that do not end the process, naming them, and 
       CAPTURE(signo);
       const std::string expected = std::string(sigkit::signal{signo}.name()) + " does not end the process";
       CHECK_THROWS_WITH_AS((sigkit::trap{{sigkit::terminate, sigkit::signal{signo}}, [] {}}),
-                           doctest::Contains(expected.c_str()),
-                           std::invalid_argument);
+                           doctest::Contains(expected.c_str()), std::invalid_argument);
     }
     CHECK_THROWS_AS((sigkit::trap{{sigkit::signal{SIGKILL}}, [] {}}), std::invalid_argument);
     CHECK_THROWS_AS((sigkit::trap{{sigkit::signal{SIGSEGV}}, [] {}}), std::invalid_argument);
@@ -179,7 +178,7 @@ TEST_CASE("a forked child never runs the parent's cleanups") {
       const pid_t pid = ::fork();
       REQUIRE(pid >= 0);
       if (pid == 0) {
-        t.~trap();    // scope end in the child: inert, must not hang
+        t.~trap();     // scope end in the child: inert, must not hang
         std::exit(0);  // atexit in the child: must not run the parent's cleanup
       }
       const int status = sigkit_test::wait_pid_for(pid, 5s);

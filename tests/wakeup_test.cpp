@@ -58,7 +58,10 @@ TEST_CASE("the descriptor is non-blocking and close-on-exec") {
 
 TEST_CASE("a wakeup closes its descriptors") {
   const int before = sigkit_test::open_fd_count();
-  { sigkit::wakeup w; CHECK(sigkit_test::open_fd_count() > before); }
+  {
+    sigkit::wakeup w;
+    CHECK(sigkit_test::open_fd_count() > before);
+  }
   CHECK(sigkit_test::open_fd_count() == before);
 }
 

@@ -40,19 +40,23 @@ bool sleep_unless_stopped(const std::stop_token& stop, milliseconds d) {
 
 struct settings {
   int workers = 3;
-  int chunks = 200;                  // per download
-  milliseconds chunk_time{20};       // 200 x 20 ms: about 4 s per download
-  milliseconds save_time{200};       // "writing the resume file"
+  int chunks = 200;             // per download
+  milliseconds chunk_time{20};  // 200 x 20 ms: about 4 s per download
+  milliseconds save_time{200};  // "writing the resume file"
 };
 
 settings parse(int argc, char** argv) {
   settings s;
   for (int i = 1; i + 1 < argc; i += 2) {
     const int v = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--workers") == 0 && v > 0) s.workers = v;
-    else if (std::strcmp(argv[i], "--chunks") == 0 && v > 0) s.chunks = v;
-    else if (std::strcmp(argv[i], "--chunk-ms") == 0 && v >= 0) s.chunk_time = milliseconds(v);
-    else if (std::strcmp(argv[i], "--save-ms") == 0 && v >= 0) s.save_time = milliseconds(v);
+    if (std::strcmp(argv[i], "--workers") == 0 && v > 0)
+      s.workers = v;
+    else if (std::strcmp(argv[i], "--chunks") == 0 && v > 0)
+      s.chunks = v;
+    else if (std::strcmp(argv[i], "--chunk-ms") == 0 && v >= 0)
+      s.chunk_time = milliseconds(v);
+    else if (std::strcmp(argv[i], "--save-ms") == 0 && v >= 0)
+      s.save_time = milliseconds(v);
     else {
       std::fprintf(stderr, "usage: download_manager [--workers N] [--chunks N] [--chunk-ms MS] [--save-ms MS]\n");
       std::exit(2);
@@ -84,8 +88,10 @@ int main(int argc, char** argv) {
         while (done < cfg.chunks && sleep_unless_stopped(token, cfg.chunk_time)) ++done;
         const int percent = done * 100 / cfg.chunks;
         progress[static_cast<std::size_t>(id)] = percent;  // each thread writes only its own slot
-        if (done == cfg.chunks) std::printf("download %d complete\n", id);
-        else std::printf("download %d interrupted at %d%%\n", id, percent);
+        if (done == cfg.chunks)
+          std::printf("download %d complete\n", id);
+        else
+          std::printf("download %d interrupted at %d%%\n", id, percent);
       });
     }
     std::printf("ready: %d downloads running, pid %d (Ctrl-C to stop, twice to quit at once)\n", cfg.workers,

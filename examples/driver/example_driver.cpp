@@ -71,12 +71,12 @@ struct failure : std::runtime_error {
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 struct driver {
-  pid_t child = -1;                      // the program (leader of its own process group)
-  int out = -1;                          // read end of its stdout+stderr
-  std::string buffer;                    // bytes read but not yet split into lines
+  pid_t child = -1;    // the program (leader of its own process group)
+  int out = -1;        // read end of its stdout+stderr
+  std::string buffer;  // bytes read but not yet split into lines
   bool eof = false;
   bool reaped = false;
-  int status = 0;                        // its wait status, once reaped
+  int status = 0;  // its wait status, once reaped
   clock_type::time_point deadline;
   std::map<std::string, std::string> vars;
   std::map<std::string, int> conns;
@@ -123,7 +123,7 @@ struct driver {
     child = ::fork();
     if (child < 0) throw failure(errno_text("fork"));
     if (child == 0) {
-      ::setpgid(0, 0);  // own group: not orphaned (so SIGTSTP stops it), and killable as a whole
+      ::setpgid(0, 0);                     // own group: not orphaned (so SIGTSTP stops it), and killable as a whole
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // if the driver itself is killed (ctest timeout)
       if (::getppid() != parent) ::_exit(127);
       for (int s = 1; s < NSIG; ++s) std::signal(s, SIG_DFL);  // clean signal state, as a shell gives
@@ -258,7 +258,7 @@ struct driver {
     int st;
     for (pid_t p; (p = ::waitpid(-1, &st, WNOHANG)) > 0;) found.push_back(p);  // zombies
     std::ifstream children("/proc/self/task/" + std::to_string(::getpid()) + "/children");
-    for (long p; children >> p;) found.push_back(static_cast<pid_t>(p));      // still running
+    for (long p; children >> p;) found.push_back(static_cast<pid_t>(p));  // still running
     return found;
   }
 };
@@ -271,12 +271,25 @@ int signal_arg(const std::string& s) {
 
 // How many arguments each step takes.
 const std::map<std::string, int>& arity() {
-  static const std::map<std::string, int> a = {
-      {"--expect-line", 1},   {"--expect-next-line", 1},   {"--capture", 2},      {"--send", 1},           {"--send-to", 2},
-      {"--expect-stopped", 0}, {"--expect-continued", 0}, {"--expect-caught", 2}, {"--connect", 2},       {"--connect-refused", 1},
-      {"--write", 2},         {"--expect-echo", 2},  {"--expect-eof", 1},     {"--close", 1},
-      {"--expect-file", 1},   {"--expect-no-file", 1}, {"--expect-exit", 1},  {"--expect-signal", 1},
-      {"--expect-gone", 1}};
+  static const std::map<std::string, int> a = {{"--expect-line", 1},
+                                               {"--expect-next-line", 1},
+                                               {"--capture", 2},
+                                               {"--send", 1},
+                                               {"--send-to", 2},
+                                               {"--expect-stopped", 0},
+                                               {"--expect-continued", 0},
+                                               {"--expect-caught", 2},
+                                               {"--connect", 2},
+                                               {"--connect-refused", 1},
+                                               {"--write", 2},
+                                               {"--expect-echo", 2},
+                                               {"--expect-eof", 1},
+                                               {"--close", 1},
+                                               {"--expect-file", 1},
+                                               {"--expect-no-file", 1},
+                                               {"--expect-exit", 1},
+                                               {"--expect-signal", 1},
+                                               {"--expect-gone", 1}};
   return a;
 }
 
@@ -291,7 +304,8 @@ void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
     for (std::size_t k = 1; k < a.size(); ++k) pending.emplace_back(a[k]);
     while (!pending.empty()) {
       line = d.next_line();
-      const auto hit = std::find_if(pending.begin(), pending.end(), [&](const std::regex& re) { return std::regex_search(line, re); });
+      const auto hit = std::find_if(pending.begin(), pending.end(),
+                                    [&](const std::regex& re) { return std::regex_search(line, re); });
       if (hit != pending.end()) pending.erase(hit);
     }
   } else if (op == "--expect-next-line") {
@@ -352,7 +366,8 @@ void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
       if (op == "--expect-echo" && got.size() >= a[1].size()) break;
       d.wait_fd(fd, POLLIN);
       char chunk[512];
-      const ssize_t n = ::recv(fd, chunk, op == "--expect-eof" ? sizeof chunk : std::min(sizeof chunk, a[1].size() - got.size()), 0);
+      const ssize_t n =
+          ::recv(fd, chunk, op == "--expect-eof" ? sizeof chunk : std::min(sizeof chunk, a[1].size() - got.size()), 0);
       if (n < 0) throw failure(errno_text("recv"));
       if (n == 0) {
         if (op == "--expect-eof") break;
@@ -361,7 +376,8 @@ void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
       got.append(chunk, static_cast<std::size_t>(n));
     }
     if (op == "--expect-echo" && got != a[1]) throw failure("echo was '" + got + "', not '" + a[1] + "'");
-    std::printf("%s: %s\n", a[0].c_str(), op == "--expect-eof" ? "closed by the server" : ("echoed '" + got + "'").c_str());
+    std::printf("%s: %s\n", a[0].c_str(),
+                op == "--expect-eof" ? "closed by the server" : ("echoed '" + got + "'").c_str());
   } else if (op == "--close") {
     ::close(d.conn(a[0]));
     d.conns.erase(a[0]);
@@ -414,7 +430,8 @@ int main(int argc, char** argv) {
   }
 
   driver d;
-  d.deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(timeout_s));
+  d.deadline =
+      clock_type::now() + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(timeout_s));
   d.vars["driver"] = std::to_string(::getpid());
   std::size_t n = 0;
   bool in_steps = false;

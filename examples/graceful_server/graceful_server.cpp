@@ -116,8 +116,10 @@ int main(int argc, char** argv) {
         const ssize_t n = ::recv(c, buf, sizeof buf, 0);
         if (n > 0) {
           // MSG_NOSIGNAL: a vanished client is an error code, not a SIGPIPE.
-          if (::send(c, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) == n) echoed += static_cast<unsigned long>(n);
-          else open = false;
+          if (::send(c, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) == n)
+            echoed += static_cast<unsigned long>(n);
+          else
+            open = false;
         } else if (n == 0 || errno != EINTR) {
           open = false;  // EOF or a connection error
         }

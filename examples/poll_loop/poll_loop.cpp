@@ -75,7 +75,8 @@ int main() {
     std::mutex m;
     std::condition_variable_any cv;
     std::unique_lock lock(m);
-    for (int n = 1; !cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; }) && !stop.stop_requested(); ++n) {
+    for (int n = 1; !cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; }) && !stop.stop_requested();
+         ++n) {
       const std::string msg = "heartbeat " + std::to_string(n);
       if (::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) < 0) return;
     }

@@ -27,7 +27,7 @@
 
 namespace {
 
-constexpr int exit_own_error = 125;      // sigkit-run itself failed
+constexpr int exit_own_error = 125;       // sigkit-run itself failed
 constexpr int exit_not_executable = 126;  // found but could not be executed
 constexpr int exit_not_found = 127;       // no such command
 

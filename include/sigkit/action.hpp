@@ -19,9 +19,9 @@ inline namespace v1 {
 /// What a signal's disposition is right now.
 struct disposition {
   enum kind { dfl, ign, handler } kind = dfl;  // SIG_DFL, SIG_IGN or a function
-  bool ours = false;                          // the function is sigkit's handler
-  int flags = 0;                              // sa_flags, less the C library's SA_RESTORER
-  signal_set mask;                            // sa_mask
+  bool ours = false;                           // the function is sigkit's handler
+  int flags = 0;                               // sa_flags, less the C library's SA_RESTORER
+  signal_set mask;                             // sa_mask
 };
 
 namespace detail {
@@ -48,7 +48,9 @@ inline disposition disposition_of(signal s) {
   if (detail::sys().sigaction(s.number(), nullptr, &cur) != 0)
     detail::throw_error(detail::last_error(), "disposition_of: sigaction(" + std::string(s.name()) + ") failed");
   disposition d;
-  d.kind = detail::is_ignore(cur) ? disposition::ign : detail::is_function(cur) ? disposition::handler : disposition::dfl;
+  d.kind = detail::is_ignore(cur)     ? disposition::ign
+           : detail::is_function(cur) ? disposition::handler
+                                      : disposition::dfl;
   d.ours = detail::is_ours(cur);
   d.flags = cur.sa_flags & ~detail::libc_restorer_flag;
   d.mask = signal_set(cur.sa_mask);

@@ -116,9 +116,9 @@ struct exit_status {
 
 /// How to start a child.
 struct spawn_options {
-  bool new_process_group = false;             ///< setpgid(0, 0) in the child
-  bool new_session = false;                   ///< setsid() in the child
-  bool reset_signals = true;                  ///< SIG_DFL everywhere, empty mask
+  bool new_process_group = false;               ///< setpgid(0, 0) in the child
+  bool new_session = false;                     ///< setsid() in the child
+  bool reset_signals = true;                    ///< SIG_DFL everywhere, empty mask
   std::optional<signal> parent_death_signal{};  ///< Linux PR_SET_PDEATHSIG
   /// With a new process group: if this process is in the foreground of its
   /// controlling terminal, make the child's group the foreground one (as a
@@ -211,7 +211,8 @@ class child {
     if (ec) {
       if (ec == std::errc::invalid_argument && argv.empty())
         throw std::invalid_argument("sigkit::child::spawn: empty argv: nothing to run");
-      throw std::system_error(ec, "sigkit::child::spawn: cannot run '" + (argv.empty() ? std::string() : argv[0]) + "'");
+      throw std::system_error(ec,
+                              "sigkit::child::spawn: cannot run '" + (argv.empty() ? std::string() : argv[0]) + "'");
     }
     return c;
   }
@@ -329,7 +330,8 @@ class child {
   void send(signal s) {
     std::error_code ec;
     send(s, ec);
-    if (ec) throw std::system_error(ec, "sigkit::child::send(" + std::string(s.name()) + ") to " + std::to_string(pid_));
+    if (ec)
+      throw std::system_error(ec, "sigkit::child::send(" + std::string(s.name()) + ") to " + std::to_string(pid_));
   }
   void send(signal s, std::error_code& ec) noexcept {
     ec.clear();
@@ -352,7 +354,8 @@ class child {
 
   /// Sends `s` to the child's process group (kill(-pgid)).
   void send_group(signal s) {
-    if (pid_ <= 0 || status_) throw std::system_error(std::make_error_code(std::errc::no_such_process), "sigkit::child::send_group");
+    if (pid_ <= 0 || status_)
+      throw std::system_error(std::make_error_code(std::errc::no_such_process), "sigkit::child::send_group");
     const pid_t pgid = ::getpgid(pid_);
     if (pgid < 0 || ::kill(-pgid, s.number()) != 0)
       throw std::system_error(detail::last_error(), "sigkit::child::send_group(" + std::string(s.name()) + ")");
@@ -389,8 +392,8 @@ class child {
 
  private:
   [[noreturn]] static void run_in_child(const std::vector<std::string>& candidates, char* const* args,
-                                        const spawn_options& options, int tty, pid_t parent,
-                                        const sigset_t& old_mask, int report) noexcept {
+                                        const spawn_options& options, int tty, pid_t parent, const sigset_t& old_mask,
+                                        int report) noexcept {
     // Only async-signal-safe calls from here on.
     int err = 0;
     if (options.new_session) {
@@ -421,14 +424,17 @@ class child {
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe): the forked child has one thread
       } else {
-        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // NOLINT(concurrency-mt-unsafe): the forked child has one thread
+        ::sigprocmask(SIG_SETMASK, &old_mask,
+                      nullptr);  // NOLINT(concurrency-mt-unsafe): the forked child has one thread
       }
       int best = ENOENT;
       for (const auto& path : candidates) {
         ::execve(path.c_str(), args, environ);
         const int e = errno;
-        if (e == EACCES) best = EACCES;  // like execvp: remember a permission problem
-        else if (e != ENOENT && e != ENOTDIR && best != EACCES) best = e;
+        if (e == EACCES)
+          best = EACCES;  // like execvp: remember a permission problem
+        else if (e != ENOENT && e != ENOTDIR && best != EACCES)
+          best = e;
       }
       err = best;
     }
@@ -480,7 +486,8 @@ class child {
 #if SIGKIT_HAS_PIDFD
     if (pidfd_ >= 0) {
       siginfo_t info{};
-      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &info, WEXITED | (nohang ? WNOHANG : 0)) != 0)
+      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &info,
+                   WEXITED | (nohang ? WNOHANG : 0)) != 0)
         return -1;
       if (info.si_pid == 0) return 0;
       if (info.si_code == CLD_EXITED)

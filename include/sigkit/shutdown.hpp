@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -180,10 +180,9 @@ class shutdown {
       std::chrono::nanoseconds timeout{-1};
       if (deadline) timeout = std::max(*deadline - clock::now(), std::chrono::nanoseconds::zero());
       pollfd fds[2] = {{st.watch.fd(), POLLIN, 0}, {st.poke.fd(), POLLIN, 0}};
-      const int ms = timeout.count() < 0
-                         ? -1
-                         : static_cast<int>(std::min<std::int64_t>(
-                               std::chrono::ceil<std::chrono::milliseconds>(timeout).count(), 1 << 30));
+      const int ms = timeout.count() < 0 ? -1
+                                         : static_cast<int>(std::min<std::int64_t>(
+                                               std::chrono::ceil<std::chrono::milliseconds>(timeout).count(), 1 << 30));
       if (::poll(fds, 2, ms) < 0 && errno != EINTR)
         throw std::system_error(errno, std::system_category(), "sigkit::shutdown: poll");
       st.poke.drain();
@@ -198,8 +197,9 @@ class shutdown {
             escalate = st.options.second_signal_kills;
           }
         }
-        if (escalate) raise_default(e->signal);  // dies (returns only for
-                                                 // signals that do not kill)
+        if (escalate)
+          raise_default(e->signal);  // dies (returns only for
+                                     // signals that do not kill)
         st.source.request_stop();
         st.wake();
       }

@@ -1,15 +1,15 @@
 // sigkit/sigkit.hpp - umbrella header: everything sigkit offers.
 #pragma once
 
-#include "action.hpp"     // IWYU pragma: export
-#include "child.hpp"      // IWYU pragma: export
-#include "error.hpp"      // IWYU pragma: export
-#include "flag.hpp"       // IWYU pragma: export
-#include "forward.hpp"    // IWYU pragma: export
-#include "mask.hpp"       // IWYU pragma: export
-#include "registry.hpp"   // IWYU pragma: export
-#include "shutdown.hpp"   // IWYU pragma: export
-#include "signal.hpp"     // IWYU pragma: export
-#include "stream.hpp"     // IWYU pragma: export
-#include "trap.hpp"       // IWYU pragma: export
-#include "wakeup.hpp"     // IWYU pragma: export
+#include "action.hpp"    // IWYU pragma: export
+#include "child.hpp"     // IWYU pragma: export
+#include "error.hpp"     // IWYU pragma: export
+#include "flag.hpp"      // IWYU pragma: export
+#include "forward.hpp"   // IWYU pragma: export
+#include "mask.hpp"      // IWYU pragma: export
+#include "registry.hpp"  // IWYU pragma: export
+#include "shutdown.hpp"  // IWYU pragma: export
+#include "signal.hpp"    // IWYU pragma: export
+#include "stream.hpp"    // IWYU pragma: export
+#include "trap.hpp"      // IWYU pragma: export
+#include "wakeup.hpp"    // IWYU pragma: export

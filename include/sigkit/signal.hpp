@@ -96,9 +96,9 @@ struct name_buf {
 /// "SIGRTMAX-<k>" for every k, computed at compile time so that name() can
 /// return a string_view into static storage without allocating.
 struct generated_names {
-  std::array<name_buf, signal_limit> plain{};   // "SIG<n>"
-  std::array<name_buf, signal_limit> rtmin{};   // "SIGRTMIN+<k>"
-  std::array<name_buf, signal_limit> rtmax{};   // "SIGRTMAX-<k>"
+  std::array<name_buf, signal_limit> plain{};  // "SIG<n>"
+  std::array<name_buf, signal_limit> rtmin{};  // "SIGRTMIN+<k>"
+  std::array<name_buf, signal_limit> rtmax{};  // "SIGRTMAX-<k>"
   constexpr generated_names() noexcept {
     for (int n = 0; n < signal_limit; ++n) {
       auto i = static_cast<std::size_t>(n);
@@ -156,8 +156,8 @@ class signal {
   /// (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS). They cannot be
   /// streamed: the faulting instruction would re-run before any consumer.
   constexpr bool synchronous() const noexcept {
-    return number_ == SIGSEGV || number_ == SIGBUS || number_ == SIGILL || number_ == SIGFPE ||
-           number_ == SIGTRAP || number_ == SIGSYS;
+    return number_ == SIGSEGV || number_ == SIGBUS || number_ == SIGILL || number_ == SIGFPE || number_ == SIGTRAP ||
+           number_ == SIGSYS;
   }
 
   /// True for SIGRTMIN..SIGRTMAX (the real-time signals the program may use).
@@ -347,7 +347,8 @@ inline std::string_view signal::description() const noexcept {
 /// sigset_t, with set algebra. Holds only valid signals.
 class signal_set {
   static constexpr std::size_t word_bits = 64;
-  static constexpr std::size_t word_count = (static_cast<std::size_t>(detail::signal_limit) + word_bits - 1) / word_bits;
+  static constexpr std::size_t word_count =
+      (static_cast<std::size_t>(detail::signal_limit) + word_bits - 1) / word_bits;
   using words = std::array<std::uint64_t, word_count>;
 
  public:
@@ -484,7 +485,9 @@ class signal_set {
 
  private:
   static constexpr std::size_t index(int n) noexcept { return static_cast<std::size_t>(n) / word_bits; }
-  static constexpr std::uint64_t bit(int n) noexcept { return std::uint64_t{1} << (static_cast<std::size_t>(n) % word_bits); }
+  static constexpr std::uint64_t bit(int n) noexcept {
+    return std::uint64_t{1} << (static_cast<std::size_t>(n) % word_bits);
+  }
   constexpr int next_from(int n) const noexcept {
     for (; n < detail::signal_limit; ++n)
       if ((bits_[index(n)] & bit(n)) != 0) return n;

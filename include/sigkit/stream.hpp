@@ -56,8 +56,7 @@ struct event {
 #if defined(SI_KERNEL)
     if (from.code != SI_KERNEL || from.pid != 0) return false;
     const int n = signal.number();
-    return n == SIGINT || n == SIGQUIT || n == SIGTSTP || n == SIGWINCH || n == SIGHUP || n == SIGTTIN ||
-           n == SIGTTOU;
+    return n == SIGINT || n == SIGQUIT || n == SIGTSTP || n == SIGWINCH || n == SIGHUP || n == SIGTTIN || n == SIGTTOU;
 #else
     return false;
 #endif
@@ -278,7 +277,8 @@ class stream {
 
  private:
   void check(const char* what) const {
-    if (!core_) throw std::logic_error(std::string("sigkit::stream::") + what + ": the stream is empty (moved from or closed)");
+    if (!core_)
+      throw std::logic_error(std::string("sigkit::stream::") + what + ": the stream is empty (moved from or closed)");
     if (core_->incarnation != detail::current_incarnation())
       throw std::logic_error(std::string("sigkit::stream::") + what + ": this stream was made by process " +
                              std::to_string(core_->creator) + " and is inert in this forked child (pid " +

@@ -57,8 +57,7 @@ class trap {
   trap(signal_set signals, std::function<void()> cleanup) {
     for (signal s : signals) {
       const auto a = s.valid() ? s.default_action() : signal::action::ignore;
-      if (s.valid() && s.catchable() && !s.synchronous() && a != signal::action::terminate &&
-          a != signal::action::core)
+      if (s.valid() && s.catchable() && !s.synchronous() && a != signal::action::terminate && a != signal::action::core)
         throw std::invalid_argument("sigkit::trap: " + std::string(s.name()) +
                                     " does not end the process by default; watch it with a sigkit::stream");
     }
@@ -138,7 +137,7 @@ class trap {
     std::vector<std::shared_ptr<state>> live;
 
     static registry_of_traps& get() {
-      static registry_of_traps r;  // constructed before the hook is registered,
+      static registry_of_traps r;      // constructed before the hook is registered,
       static const bool hooked = [] {  // so the hook runs before it dies
         std::atexit(&at_exit);
         return true;

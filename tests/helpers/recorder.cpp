@@ -38,7 +38,8 @@ long long now_ns() {
 }
 
 void print(int signo, int pid, int code) {
-  std::printf("sig %s from=%d code=%d t=%lld\n", std::string(sigkit::signal{signo}.name()).c_str(), pid, code, now_ns());
+  std::printf("sig %s from=%d code=%d t=%lld\n", std::string(sigkit::signal{signo}.name()).c_str(), pid, code,
+              now_ns());
   std::fflush(stdout);
 }
 

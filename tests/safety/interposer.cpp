@@ -49,11 +49,11 @@ inline void check(const char* what) {
 // Resolves the next definition of `name` once. A plain static pointer (no
 // guard variable: __cxa_guard_acquire is itself interposed below). Only ever
 // resolved outside handlers, since calls inside handlers abort first.
-#define SIGKIT_REAL(type, name)                                                   \
-  ([]() -> type {                                                                 \
-    static type fn = nullptr;                                                     \
-    if (fn == nullptr) fn = reinterpret_cast<type>(::dlsym(RTLD_NEXT, name));     \
-    return fn;                                                                    \
+#define SIGKIT_REAL(type, name)                                               \
+  ([]() -> type {                                                             \
+    static type fn = nullptr;                                                 \
+    if (fn == nullptr) fn = reinterpret_cast<type>(::dlsym(RTLD_NEXT, name)); \
+    return fn;                                                                \
   }())
 
 using lock_fn = int (*)(pthread_mutex_t*);

@@ -63,9 +63,8 @@ TEST_CASE("the interposer kills a handler path that takes a mutex") {
 
 TEST_CASE("the interposer kills a handler path that uses stdio") {
   const auto r = sigkit_test::run_child([] {
-    static bad_subscriber b([](sigkit::detail::subscriber*, int, const siginfo_t*) noexcept {
-      std::fprintf(stderr, "from a handler\n");
-    });
+    static bad_subscriber b(
+        [](sigkit::detail::subscriber*, int, const siginfo_t*) noexcept { std::fprintf(stderr, "from a handler\n"); });
     subscribe_bad(b);
     ::raise(SIGUSR1);
   });

@@ -208,7 +208,8 @@ int main(int argc, char** argv) {
     const auto c0 = flag_of(s).count();
     ::kill(self, s);
     std_sent.fetch_add(1);
-    while (flag_of(s).count() <= c0 && clock_type::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (flag_of(s).count() <= c0 && clock_type::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::uint64_t lost = 0, dropped = 0, mismatched = 0;
   for (int i = 0; i < rt_count; ++i) {

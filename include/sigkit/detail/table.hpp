@@ -91,7 +91,7 @@ struct subscriber {
 
 /// An immutable view of one signal's subscribers, published to the handler.
 struct snapshot {
-  struct sigaction previous {};       // the disposition before sigkit
+  struct sigaction previous {};      // the disposition before sigkit
   bool previous_needs_mask = false;  // previous has a mask or SA_NODEFER
   std::vector<subscriber*> subs;
 };
@@ -191,8 +191,8 @@ inline std::uint64_t ensure_incarnation() noexcept {
   if (w == nullptr) {
 #if defined(MADV_WIPEONFORK)
     const long page = ::sysconf(_SC_PAGESIZE);
-    void* p = ::mmap(nullptr, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                     0);
+    void* p =
+        ::mmap(nullptr, static_cast<std::size_t>(page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED) {
       if (::madvise(p, static_cast<std::size_t>(page), MADV_WIPEONFORK) == 0) {
         w = new (p) std::atomic<std::uint64_t>(0);
@@ -235,7 +235,9 @@ inline constexpr int libc_restorer_flag = 0;
 
 /// True if `flags` (an sa_flags value) has `bit`. SA_RESETHAND does not
 /// fit in int, so compare as unsigned.
-inline bool has_flag(int flags, unsigned long bit) noexcept { return (static_cast<unsigned long>(static_cast<unsigned>(flags)) & bit) != 0; }
+inline bool has_flag(int flags, unsigned long bit) noexcept {
+  return (static_cast<unsigned long>(static_cast<unsigned>(flags)) & bit) != 0;
+}
 
 /// True if `a` and `b` name the same handler (or SIG_DFL/SIG_IGN) with the
 /// same calling convention. Masks and other flags are not compared.
@@ -277,8 +279,8 @@ inline void emulate_default(int signo) noexcept {
 /// Runs the disposition that was there before sigkit. `no_subscriber` says
 /// that no live subscriber saw this delivery, so SIG_DFL must be emulated.
 /// Async-signal-safe (apart from what a chained foreign handler does).
-inline void run_previous(int signo, siginfo_t* info, void* context, const struct sigaction& prev,
-                         bool needs_mask, slot& s, bool no_subscriber) noexcept {
+inline void run_previous(int signo, siginfo_t* info, void* context, const struct sigaction& prev, bool needs_mask,
+                         slot& s, bool no_subscriber) noexcept {
   if (is_ignore(prev)) return;
   if (!is_function(prev)) {
     if (no_subscriber) emulate_default(signo);
@@ -416,8 +418,7 @@ inline void unlink_layer(slot& s, layer* l) noexcept {
 /// and retires the old one. Under the table lock.
 inline void replace_previous(slot& s, const struct sigaction& previous) {
   snapshot* old = s.current.load(std::memory_order_relaxed);
-  auto* next = new snapshot{previous,
-                            !mask_is_empty(previous.sa_mask) || (previous.sa_flags & SA_NODEFER) != 0,
+  auto* next = new snapshot{previous, !mask_is_empty(previous.sa_mask) || (previous.sa_flags & SA_NODEFER) != 0,
                             old != nullptr ? old->subs : std::vector<subscriber*>{}};
   s.ours.below = previous;
   s.oneshot_used.store(false, std::memory_order_release);
@@ -473,7 +474,8 @@ inline void unsubscribe_one(int signo, subscriber* sub) noexcept {
   snapshot* old = s.current.load(std::memory_order_relaxed);
   if (old == nullptr) return;
   // OOM here terminates (noexcept): there is no way to report it from a destructor.
-  auto* next = new snapshot{old->previous, old->previous_needs_mask, {}};  // NOLINT(bugprone-unhandled-exception-at-new)
+  auto* next =
+      new snapshot{old->previous, old->previous_needs_mask, {}};  // NOLINT(bugprone-unhandled-exception-at-new)
   next->subs.reserve(old->subs.size());
   bool found = false;
   for (subscriber* x : old->subs) {
@@ -491,8 +493,8 @@ inline void unsubscribe_one(int signo, subscriber* sub) noexcept {
     struct sigaction restore = old->previous;
     if (has_flag(restore.sa_flags, SA_RESETHAND) && s.oneshot_used.load(std::memory_order_acquire)) {
       // The one-shot handler already ran: the kernel would have reset it.
-      restore.sa_flags = static_cast<int>(static_cast<unsigned>(restore.sa_flags) &
-                                          ~static_cast<unsigned>(SA_SIGINFO | SA_RESETHAND));
+      restore.sa_flags =
+          static_cast<int>(static_cast<unsigned>(restore.sa_flags) & ~static_cast<unsigned>(SA_SIGINFO | SA_RESETHAND));
       restore.sa_handler = SIG_DFL;
     }
     if (s.ours_linked && s.ours.up != nullptr) {
