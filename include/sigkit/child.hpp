@@ -422,10 +422,11 @@ class child {
           if (n != SIGKILL && n != SIGSTOP) ::sigaction(n, &dfl, nullptr);  // EINVAL for glibc's own: fine
         sigset_t none;
         sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe): the forked child has one thread
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
       } else {
-        ::sigprocmask(SIG_SETMASK, &old_mask,
-                      nullptr);  // NOLINT(concurrency-mt-unsafe): the forked child has one thread
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread
+        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
       }
       int best = ENOENT;
       for (const auto& path : candidates) {

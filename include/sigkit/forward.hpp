@@ -15,12 +15,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,18 +64,52 @@ struct forward_options {
 
 namespace detail {
 
-/// Target of user-sent fault signals (pid, or -pgid); 0: none. Read inside
-/// a signal handler, so a lock-free atomic.
+/// Target of user-sent fault signals (pid, or -pgid); 0: none yet. Read
+/// inside a signal handler, so a lock-free atomic.
 inline std::atomic<pid_t> fault_target{0};
 static_assert(std::atomic<pid_t>::is_always_lock_free);
+/// fault_target once the child has exited: user-sent faults are dropped
+/// (its pid may already belong to another process).
+inline constexpr pid_t fault_child_gone = std::numeric_limits<pid_t>::min();
+/// User-sent fault signals that arrived before the forwarder knew its child
+/// (bit n: signal n). attach() forwards them; the handler and attach() each
+/// claim a bit with an atomic read-modify-write, so each is sent once.
+inline std::atomic<std::uint32_t> fault_pending{0};
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
+/// Sends the pending fault signals whose bits the caller claimed.
+/// Async-signal-safe.
+inline void send_claimed_faults(pid_t target, std::uint32_t bits) noexcept {
+  for (int n = 1; n < 32; ++n)
+    if ((bits & (1u << n)) != 0) ::kill(target, n);
+}
+
+/// The handler for SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP/SIGSYS while a
+/// forwarder lives: a user-sent one is passed on to the child (or kept until
+/// the child is known); a real fault kills as if uncaught.
+/// Async-signal-safe.
 extern "C" inline void sigkit_v1_fault_forward(int signo, siginfo_t* info, void*) {
   const int saved = errno;
-  const pid_t target = fault_target.load(std::memory_order_relaxed);
-  if (info != nullptr && info->si_code <= 0 && target != 0) {
-    ::kill(target, signo);  // sent by a user (kill/sigqueue/tgkill): pass it on
+  if (info != nullptr && info->si_code <= 0 && signo > 0 && signo < 32) {
+    // Sent by a user (kill/sigqueue/tgkill): pass it on.
+    pid_t target = fault_target.load(std::memory_order_seq_cst);
+    if (target == fault_child_gone) {
+      // The child is gone: nobody to pass it to, and not ours to die of.
+    } else if (target != 0) {
+      ::kill(target, signo);
+    } else {
+      // No child yet: leave it for attach(). If attach() published the
+      // target meanwhile, it may already have swept the bits: claim ours
+      // back and send it here, unless attach() got it first.
+      const std::uint32_t bit = 1u << signo;
+      fault_pending.fetch_or(bit, std::memory_order_seq_cst);
+      target = fault_target.load(std::memory_order_seq_cst);
+      if (target != 0 && target != fault_child_gone &&
+          (fault_pending.fetch_and(~bit, std::memory_order_seq_cst) & bit) != 0)
+        ::kill(target, signo);
+    }
   } else {
-    // A real fault (or nobody to forward to): die of it as if uncaught.
+    // A real fault: die of it as if uncaught.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
@@ -147,6 +183,7 @@ class forwarder {
     st_->take_terminal_back();
     if (st_->tty >= 0) ::close(st_->tty);
     detail::fault_target.store(0);
+    detail::fault_pending.store(0);  // kept for a child that never came
   }
 
   /// Starts forwarding to `c` (which must outlive this forwarder, or be
@@ -159,7 +196,13 @@ class forwarder {
     st_->pgid = c.own_group() ? c.pid() : ::getpgid(c.pid());
     st_->child_owns_group = c.own_group();
     if (c.took_terminal()) st_->tty = detail::open_tty();
-    detail::fault_target.store(st_->options.to_group && st_->pgid > 0 ? -st_->pgid : st_->pid);
+    const pid_t fault_to = st_->options.to_group && st_->pgid > 0 ? -st_->pgid : st_->pid;
+    detail::fault_target.store(fault_to, std::memory_order_seq_cst);
+    // Faults a user sent before the child existed (see the handler).
+    if (const std::uint32_t early = detail::fault_pending.exchange(0, std::memory_order_seq_cst); early != 0) {
+      detail::send_claimed_faults(fault_to, early);
+      st_->forwarded.fetch_add(static_cast<std::uint64_t>(std::popcount(early)));
+    }
     thread_ = std::make_unique<std::jthread>([s = st_.get()](std::stop_token done) { s->loop(done); });
   }
 
@@ -254,7 +297,12 @@ class forwarder {
       if (!options.job_control) return;
       take_terminal_back();
       log("stopping this process too");
-      ::kill(::getpid(), SIGSTOP);  // returns once someone continues us
+      // raise() (tgkill to this thread), not kill(getpid()): a process-wide
+      // SIGSTOP may be picked up by another thread, and this one would
+      // return from kill() and continue the child before the group stop
+      // reached it. Sent to this thread, the stop happens before the call
+      // returns, and it returns once someone continues us.
+      ::raise(SIGSTOP);
       // Continued: the SIGCONT event (or the next refresh) continues the child.
       continue_child_if_stopped();
     }
@@ -329,6 +377,7 @@ class forwarder {
       while (!done.stop_requested()) {
         while (auto e = watch.try_recv()) on_event(*e);
         if (child_exited()) {
+          detail::fault_target.store(detail::fault_child_gone);
           take_terminal_back();
           return;
         }
