@@ -65,3 +65,18 @@ TEST_CASE("^C aborts a shell loop around sigkit-run") {
 TEST_CASE("in own-group mode the command gets the terminal and the shell gets it back") {
   run_scenario([] { return sc::own_group_gets_terminal(tool() + " --group --", recorder()); });
 }
+
+TEST_CASE("sigkit-run says why it does not forward a ^C to a command in its own group") {
+  run_scenario([] {
+    sigkit_test::pty_shell sh;
+    if (!sh.ok() || !sh.expect_prompt()) return sigkit_test::scenario_result{false, "no shell prompt"};
+    sh.line(tool() + " --verbose -- " + recorder());
+    if (!sh.expect("ready ")) return sigkit_test::scenario_result{false, "the recorder did not start"};
+    sh.type("\x03");
+    if (!sh.expect("not forwarding SIGINT: typed at the terminal"))
+      return sigkit_test::scenario_result{false, "no 'not forwarding' decision logged for ^C"};
+    sh.line("exit 0");
+    sh.expect_prompt();
+    return sigkit_test::scenario_result{true, ""};
+  });
+}

@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include <sigkit/signal.hpp>
+
+#include "../process.hpp"
 #include "../pty.hpp"
 
 namespace {
@@ -29,6 +32,45 @@ struct wrapper {
   std::string plain;    // the wrapper in the command's process group
   std::string grouped;  // the wrapper giving the command its own group (empty: none)
 };
+
+/// Sends every signal of all_forwardable() (but SIGCONT) to the wrapper and
+/// counts those the recorder saw, within a second each.
+sigkit_test::scenario_result forwards_all(const std::string& wrap, const std::string& recorder) {
+  std::vector<std::string> argv;
+  for (std::size_t at = 0, next; at < wrap.size(); at = next + 1) {
+    next = wrap.find(' ', at);
+    if (next == std::string::npos) next = wrap.size();
+    if (next > at) argv.push_back(wrap.substr(at, next - at));
+  }
+  argv.push_back(recorder);
+  sigkit_test::process p(argv);
+  if (!p.line_starting("ready ")) return {false, "the recorder did not start"};
+  int total = 0, seen = 0;
+  std::string missing;
+  for (const sigkit::signal s : sigkit::all_forwardable()) {
+    if (s == sigkit::cont) continue;
+    ++total;
+    ::kill(p.pid(), s.number());
+    if (p.line_starting("sig " + std::string(s.name()) + " ", std::chrono::milliseconds(1000))) {
+      ++seen;
+    } else {
+      missing += missing.empty() ? "" : ",";
+      missing += std::string(s.name());
+      const char state = sigkit_test::proc_state(p.pid());
+      if (state == 'Z' || state == 0) {
+        missing += " (the wrapper died of it; " + std::to_string(total) + " tried)";
+        total = static_cast<int>(sigkit::all_forwardable().size()) - 1;
+        break;
+      }
+      if (state == 'T') {
+        missing += " (the wrapper stopped itself; continued to go on)";
+        ::kill(p.pid(), SIGCONT);
+      }
+    }
+  }
+  const std::string counts = std::to_string(seen) + " of " + std::to_string(total);
+  return {seen == total, seen == total ? counts : counts + "; missing " + missing};
+}
 
 std::string cell(const sigkit_test::scenario_result& r) { return r.ok ? "yes" : "no: " + r.detail; }
 
@@ -69,6 +111,8 @@ int main(int argc, char** argv) {
        [&](const wrapper& w) { return sc::background_keeps_terminal(w.plain, "sleep"); }},
       {"`wrapper cmd &` leaves the terminal to the shell (own group)",
        [&](const wrapper& w) { return sc::background_keeps_terminal(w.grouped, "sleep"); }},
+      {"every signal of all_forwardable() but CONT, sent to the wrapper, reaches the command",
+       [&](const wrapper& w) { return forwards_all(w.plain, recorder); }},
       {"^C aborts `for i in 1 2 3; do wrapper sleep 30; done`",
        [&](const wrapper& w) { return sc::ctrl_c_aborts_loop(w.plain, "sleep"); }},
   };
@@ -83,7 +127,8 @@ int main(int argc, char** argv) {
     for (const auto& w : wrappers) {
       std::fflush(stdout);
       const auto res = r.run(w);
-      std::printf(" %s |", cell(res).c_str());
+      std::printf(" %s |",
+                  res.ok && r.what.rfind("every signal", 0) == 0 ? ("yes, " + res.detail).c_str() : cell(res).c_str());
       int st;
       while (::waitpid(-1, &st, WNOHANG) > 0) {
       }
