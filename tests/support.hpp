@@ -57,6 +57,13 @@ void in_child(const std::function<void()>& body, std::chrono::milliseconds limit
 /// (the child is then killed and reaped).
 int wait_pid_for(pid_t pid, std::chrono::milliseconds limit);
 
+/// Waits (at most `limit`) until every other thread of this process is
+/// asleep ('S' in /proc/self/task/TID/stat), so that a fork() made next
+/// does not copy a lock some thread holds mid-allocation. The C library's
+/// own locks are fork-safe, but the sanitizers' allocators in clang 14 are
+/// not. True if they all were asleep.
+bool wait_other_threads_asleep(std::chrono::milliseconds limit = 5s);
+
 /// Number of open file descriptors of this process (from /proc/self/fd).
 int open_fd_count();
 

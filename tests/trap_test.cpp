@@ -175,6 +175,7 @@ TEST_CASE("a forked child never runs the parent's cleanups") {
     log_pipe log;
     {
       sigkit::trap t{[&] { log.write("parent;"); }};
+      REQUIRE(sigkit_test::wait_other_threads_asleep());  // see shutdown_test
       const pid_t pid = ::fork();
       REQUIRE(pid >= 0);
       if (pid == 0) {
