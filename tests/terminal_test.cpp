@@ -66,7 +66,7 @@ TEST_CASE("in own-group mode the command gets the terminal and the shell gets it
   run_scenario([] { return sc::own_group_gets_terminal(tool() + " --group --", recorder()); });
 }
 
-TEST_CASE("sigkit-run says why it does not forward a ^C to a command in its own group") {
+TEST_CASE("sigkit-run says why it does not forward a ^C the terminal already delivered") {
   run_scenario([] {
     sigkit_test::pty_shell sh;
     if (!sh.ok() || !sh.expect_prompt()) return sigkit_test::scenario_result{false, "no shell prompt"};
