@@ -2,6 +2,7 @@
 // output line by line with timeouts, never leave it behind.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -133,6 +134,50 @@ inline char proc_state(pid_t pid) {
   buf[n] = 0;
   const char* p = std::strrchr(buf, ')');
   return p != nullptr && p[1] == ' ' ? p[2] : 0;
+}
+
+/// Waits until `pid` (a child of this process) has exited, without reaping
+/// it; true if it did within `limit`.
+inline bool wait_gone_or(pid_t pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+      return true;
+    ::usleep(500);
+  }
+  return false;
+}
+
+/// "tid:state:wchan" of every thread of `pid`, for a hang report.
+inline std::string thread_states(pid_t pid) {
+  std::string out;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      const std::string base = dir + "/" + e->d_name;
+      const auto tid = static_cast<pid_t>(std::atoi(e->d_name));
+      std::string wchan;
+      if (FILE* f = std::fopen((base + "/wchan").c_str(), "re")) {
+        char buf[128] = {};
+        if (std::fgets(buf, sizeof buf, f) != nullptr) wchan = buf;
+        std::fclose(f);
+      }
+      char st = 0;
+      if (FILE* f = std::fopen((base + "/stat").c_str(), "re")) {
+        char buf[512] = {};
+        const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        if (const char* p = std::strrchr(buf, ')'); p != nullptr && p[1] == ' ') st = p[2];
+        std::fclose(f);
+      }
+      out += std::string(e->d_name) + ":" + (st != 0 ? std::string(1, st) : "?") + ":" + wchan + " ";
+      (void)tid;
+    }
+    ::closedir(d);
+  }
+  return out;
 }
 
 /// Waits until `pid`'s state is (or, with `negate`, is no longer) `state`.

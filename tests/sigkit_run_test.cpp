@@ -342,23 +342,39 @@ TEST_CASE("spawning many times while SIGTSTP and SIGCONT hammer the group never 
           while (!stop) {
             const pid_t p = current.load();
             if (p > 0) {
+              // The forwarder itself, then its whole group (the forwarder,
+              // its child, and this process, which ignores them).
               ::kill(p, SIGTSTP);
               ::kill(p, SIGCONT);
+              ::kill(0, SIGTSTP);
+              ::kill(0, SIGCONT);
             }
             std::this_thread::yield();
           }
         });
-        int hung = 0;
-        for (int i = 0; i < spawn_rounds && hung == 0; ++i) {
+        int hung = 0, rounds = 0;
+        std::string hung_state;
+        auto slowest = std::chrono::steady_clock::duration::zero();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (; rounds < spawn_rounds && hung == 0; ++rounds) {
+          const auto r0 = std::chrono::steady_clock::now();
           process p({tool(), "--", "true"});
           current = p.pid();
-          const int st = p.wait(10s);
+          const pid_t forwarder = p.pid();
+          if (!sigkit_test::wait_gone_or(forwarder, 10s)) {
+            hung_state = sigkit_test::thread_states(forwarder);
+            ++hung;
+          }
           current = 0;
-          ::kill(p.pid(), SIGCONT);
-          if (st == -1) ++hung;
+          ::kill(forwarder, SIGCONT);
+          (void)p.wait(10s);
+          slowest = std::max(slowest, std::chrono::steady_clock::now() - r0);
         }
         stop = true;
-        CHECK(hung == 0);
+        const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+        MESSAGE(rounds << " rounds in " << ms(std::chrono::steady_clock::now() - t0) << " ms, slowest " << ms(slowest)
+                       << " ms");
+        CHECK_MESSAGE(hung == 0, "a sigkit-run did not finish within 10 s: " << hung_state);
       },
       120s);
 }

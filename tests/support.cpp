@@ -101,7 +101,7 @@ child_result run_child(const std::function<void()>& body, std::chrono::milliseco
   std::cerr.flush();
   std::fflush(nullptr);
   const pid_t pid = ::fork();
-  REQUIRE_MESSAGE(pid >= 0, "fork failed: " << std::strerror(errno));
+  REQUIRE_MESSAGE(pid >= 0, "fork failed: " << std::string(std::strerror(errno)));
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test runner
     g_failed_asserts.store(0);
