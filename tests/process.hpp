@@ -180,6 +180,20 @@ inline std::string thread_states(pid_t pid) {
   return out;
 }
 
+/// Every thread's backtrace of `pid` from gdb, if gdb is installed (for a
+/// hang report); empty otherwise.
+inline std::string backtraces(pid_t pid) {
+  const std::string cmd = "command -v gdb >/dev/null && gdb -p " + std::to_string(pid) +
+                          " -batch -ex 'thread apply all bt' 2>/dev/null | grep '^#'";
+  std::string out;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, f) != nullptr && out.size() < 8000) out += buf;
+    ::pclose(f);
+  }
+  return out.empty() ? out : "\n" + out;
+}
+
 /// Waits until `pid`'s state is (or, with `negate`, is no longer) `state`.
 inline bool wait_state(pid_t pid, char state, bool negate = false, std::chrono::milliseconds limit = 5000ms) {
   const auto deadline = std::chrono::steady_clock::now() + limit;

@@ -173,6 +173,14 @@ inline int foreground_tty() noexcept {
   return fd;
 }
 
+/// True if `pid` (our child, not yet reaped) is stopped. Leaves the stop
+/// to be reported again (WNOWAIT).
+inline bool stopped_before_exec(pid_t pid) noexcept {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WNOHANG | WNOWAIT) != 0) return false;
+  return info.si_pid == pid && (info.si_code == CLD_STOPPED || info.si_code == CLD_TRAPPED);
+}
+
 /// tcsetpgrp() with SIGTTOU blocked, so that a background caller is not
 /// stopped by it.
 inline int give_terminal(int tty, pid_t pgrp) noexcept {
@@ -280,12 +288,23 @@ class child {
     c.pidfd_ = detail::pidfd_open(pid);  // the child cannot be reaped before we wait
     c.own_group_ = own_group;
     c.took_terminal_ = tty >= 0;
-    // Wait for exec: EOF means it happened; an int means it failed.
+    // Wait for exec: EOF means it happened; an int means it failed. A
+    // SIGSTOP sent to this process's group before the child left it (or
+    // to its pid) stops it before exec, and nobody would continue it: the
+    // forwarder is attached only once spawn() returns. Continue it, so that
+    // the program starts; stop requests the forwarder received itself are
+    // forwarded once it is attached.
     int child_errno = 0;
     ssize_t n;
-    do {
+    for (;;) {
+      pollfd p{report[0], POLLIN, 0};
+      if (::poll(&p, 1, 20) == 0) {
+        if (detail::stopped_before_exec(pid)) ::kill(pid, SIGCONT);
+        continue;
+      }
       n = ::read(report[0], &child_errno, sizeof child_errno);
-    } while (n < 0 && errno == EINTR);
+      if (n >= 0 || (errno != EINTR && errno != EAGAIN)) break;
+    }
     ::close(report[0]);
     if (n == static_cast<ssize_t>(sizeof child_errno)) {
       c.wait();  // reap the failed child
@@ -414,6 +433,17 @@ class child {
     (void)parent;
 #endif
     if (err == 0) {
+      // A job-control stop (TSTP/TTIN/TTOU) sent to the parent's group
+      // while this process was still in it is pending here (everything is
+      // blocked): discard it (setting SIG_IGN does), or the program would
+      // stop before it starts. The parent saw it too and acts on it.
+      for (const int n : {SIGTSTP, SIGTTIN, SIGTTOU}) {
+        struct sigaction ign {
+        }, was{};
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        if (::sigaction(n, &ign, &was) == 0) ::sigaction(n, &was, nullptr);
+      }
       if (options.reset_signals) {
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
