@@ -205,10 +205,14 @@ constexpr status_errc parse_decimal(std::string_view text, int& out) noexcept {
   return status_errc::ok;
 }
 
-/// `s` without leading and trailing blanks (spaces and tabs).
+/// True for the blanks allowed around a number or mask: space, tab and the
+/// carriage return of a "\r\n" line end.
+constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; }
+
+/// `s` without leading and trailing blanks.
 constexpr std::string_view trim_blanks(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -250,10 +254,12 @@ inline std::string status_error::message(std::string_view text) const {
 /// file. Strict and total: every field listed in proc_status must appear
 /// exactly once (others are skipped), numbers are plain decimal, masks are
 /// 1..16 hex digits (on Linux x86_64: one per 4 signals) naming only valid
-/// signals. Lines may end in "\n" or "\r\n"; empty lines are skipped; blanks
-/// around a number or mask are ignored; the name is everything after
-/// "Name:" and one tab. Returns nullopt and fills `error` on anything else;
-/// never reads outside `text`.
+/// signals. Spaces, tabs and carriage returns around a number or mask are
+/// ignored (so "\r\n" line ends are accepted) and empty lines are skipped.
+/// The name is everything after "Name:" and one tab up to the newline,
+/// verbatim (the kernel writes a carriage return in a name as is).
+/// Returns nullopt and fills `error` on anything else; never reads outside
+/// `text`.
 inline std::optional<proc_status> parse_status(std::string_view text, status_error& error) noexcept {
   error = {};
   proc_status out;
@@ -274,11 +280,10 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
     const std::size_t nl = text.find('\n', pos);
     const std::size_t end = nl == std::string_view::npos ? text.size() : nl;
     const std::size_t start = pos;
-    std::string_view line = text.substr(start, end - start);
+    const std::string_view line = text.substr(start, end - start);
     pos = end == text.size() ? end : end + 1;
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
+    if (line.empty() || line == "\r") continue;
 
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return fail(status_errc::bad_line, line_no, {}, start, line.size());
@@ -302,7 +307,7 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
     }
     const std::string_view value = detail::trim_blanks(raw);
     std::size_t lead = 0;  // blanks before the value
-    while (lead < raw.size() && (raw[lead] == ' ' || raw[lead] == '\t')) ++lead;
+    while (lead < raw.size() && detail::is_blank(raw[lead])) ++lead;
     const std::size_t value_at = start + colon + 1 + lead;  // where the value starts in `text`
     status_errc rc = status_errc::ok;
     int bad_signal = 0;
