@@ -380,9 +380,10 @@ struct thread_signals {
 
 /// The threads that can take delivery of `s` sent to the process: those
 /// that do not block it, in the order given. The kernel picks one of them
-/// (the main thread first, if it can). Empty if every thread blocks `s`:
-/// then it stays pending. Whether delivery runs a handler, is ignored or
-/// takes the default action depends on the disposition (process_signals).
+/// (the thread it was sent to, the main thread for kill(), if that one
+/// can). Empty if every thread blocks `s`: then it stays pending. Whether
+/// delivery runs a handler, is ignored or takes the default action depends
+/// on the disposition (process_signals).
 inline std::vector<pid_t> receiving_threads(const std::vector<thread_signals>& threads, signal s) {
   std::vector<pid_t> out;
   for (const auto& t : threads)
