@@ -328,8 +328,8 @@ TEST_CASE("parse_status decodes a captured kernel thread that ignores every sign
 TEST_CASE("parse_status decodes a captured thread of a multi-threaded process") {
   const sigkit::proc_status s = sigkit::parse_status(blocking_thread);
   CHECK(s.name == "stop-step");
-  CHECK(s.pid == 61);   // the thread
-  CHECK(s.tgid == 1);   // its process
+  CHECK(s.pid == 61);  // the thread
+  CHECK(s.tgid == 1);  // its process
   CHECK(s.threads == 14);
   CHECK(s.blocked == from_bits(0xfffffffc7ffbfa37ULL));
   CHECK_FALSE(s.blocked.contains(sig{SIGKILL}));
@@ -631,8 +631,8 @@ TEST_CASE("a blocked raise() is pending for the thread, a blocked kill() for the
   in_child([] {
     const pid_t me = ::getpid();
     sigkit::scoped_block block{{sigkit::user1, sigkit::user2}};
-    REQUIRE(::raise(SIGUSR1) == 0);        // tgkill(me, this thread)
-    REQUIRE(::kill(me, SIGUSR2) == 0);     // the process
+    REQUIRE(::raise(SIGUSR1) == 0);     // tgkill(me, this thread)
+    REQUIRE(::kill(me, SIGUSR2) == 0);  // the process
     const sigkit::proc_status s = sigkit::inspect_status(me);
     CHECK(s.thread_pending == signal_set{sigkit::user1});
     CHECK(s.shared_pending == signal_set{sigkit::user2});
@@ -690,7 +690,7 @@ TEST_CASE("blocking SIGUSR1 in one thread shows in that thread's mask only") {
     std::vector<pid_t> blocking_user1;
     for (const auto& t : threads)
       if (t.blocked.contains(sigkit::user1)) blocking_user1.push_back(t.tid);
-    CHECK(blocking_user1 == std::vector<pid_t>{worker_tid});  // exactly that thread
+    CHECK(blocking_user1 == std::vector<pid_t>{worker_tid});   // exactly that thread
     if (!sigkit_test::under_tsan) CHECK(threads.size() == 2);  // TSan may add a thread of its own
 
     const auto user1 = sigkit::receiving_threads(threads, sigkit::user1);
@@ -820,8 +820,8 @@ TEST_CASE("unreadable, malformed and vanishing /proc files give clear errors") {
   REQUIRE(::mkdtemp(dir_template) != nullptr);
   const std::filesystem::path root = dir_template;
   namespace fs = std::filesystem;
-  fs::permissions(root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                            fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                            fs::perms::others_exec);
   auto put_file = [](const fs::path& path, std::string_view text) {
     fs::create_directories(path.parent_path());
     std::ofstream(path) << text;

@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < count; ++i) {  // wait until every worker can take signals
     char c;
     const ssize_t n = ::read(ready[0], &c, 1);
-    if (n < 0 && errno == EINTR) --i;
-    else if (n != 1) die("a worker died before it was ready");
+    if (n < 0 && errno == EINTR)
+      --i;
+    else if (n != 1)
+      die("a worker died before it was ready");
   }
   ::close(ready[0]);
 
@@ -120,7 +122,8 @@ int main(int argc, char** argv) {
 
   // Forward SIGTERM, then reap each worker: a reaped child leaves no zombie.
   for (pid_t pid : workers)
-    if (::kill(pid, SIGTERM) != 0) std::fprintf(stderr, "prefork: kill(%d): %s\n", static_cast<int>(pid), std::strerror(errno));
+    if (::kill(pid, SIGTERM) != 0)
+      std::fprintf(stderr, "prefork: kill(%d): %s\n", static_cast<int>(pid), std::strerror(errno));
   for (pid_t pid : workers) {
     int status;
     while (::waitpid(pid, &status, 0) < 0)

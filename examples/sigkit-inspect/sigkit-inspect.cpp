@@ -74,8 +74,7 @@ std::string listed(const sigkit::signal_set& set) {
     sigkit::signal last = first;
     auto next = it;
     ++next;
-    while (first.realtime() && next != set.end() &&
-           (*next).number() == last.number() + 1) {
+    while (first.realtime() && next != set.end() && (*next).number() == last.number() + 1) {
       last = *next;
       ++next;
     }

@@ -136,7 +136,19 @@ struct status_error {
 namespace detail {
 
 /// The fields parse_status() decodes, in the order the kernel prints them.
-enum status_field : std::size_t { f_name, f_tgid, f_pid, f_ppid, f_threads, f_sigpnd, f_shdpnd, f_sigblk, f_sigign, f_sigcgt, status_field_count };
+enum status_field : std::size_t {
+  f_name,
+  f_tgid,
+  f_pid,
+  f_ppid,
+  f_threads,
+  f_sigpnd,
+  f_shdpnd,
+  f_sigblk,
+  f_sigign,
+  f_sigcgt,
+  status_field_count
+};
 inline constexpr std::array<std::string_view, status_field_count> status_field_names = {
     "Name", "Tgid", "Pid", "PPid", "Threads", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"};
 
@@ -162,18 +174,20 @@ constexpr status_errc parse_mask(std::string_view hex, signal_set& out, int& bad
   for (char c : hex)
     if (hex_value(c) < 0) return status_errc::not_hex;
   if (hex.size() > mask_digits) return status_errc::mask_too_long;
-  for (std::size_t k = 0; k < hex.size(); ++k) {  // k-th digit from the right: signals 4k+1..4k+4
-    const int v = hex_value(hex[hex.size() - 1 - k]);
-    for (int b = 0; b < 4; ++b) {
-      if ((v & (1 << b)) == 0) continue;
-      const int n = static_cast<int>(4 * k) + b + 1;
-      if (n >= signal_limit) {
-        bad_signal = n;
-        return status_errc::signal_out_of_range;
-      }
-      out.insert(signal{n});  // valid: cannot throw
+  // Bit n-1 of the mask is bit (n-1)%4 of the ((n-1)/4)-th digit from the right.
+  auto bit_of = [&](int n) {
+    const auto i = static_cast<std::size_t>(n - 1);
+    return i / 4 < hex.size() && (hex_value(hex[hex.size() - 1 - i / 4]) & (1 << (i % 4))) != 0;
+  };
+  for (int n = signal_limit; n <= static_cast<int>(4 * hex.size()); ++n) {
+    if (bit_of(n)) {
+      bad_signal = n;
+      return status_errc::signal_out_of_range;
     }
   }
+  out = signal_set::full();  // then take out what is not there: erase() cannot throw, insert() could
+  for (int n = 1; n < signal_limit; ++n)
+    if (!bit_of(n)) out.erase(signal{n});
   return status_errc::ok;
 }
 
@@ -224,14 +238,29 @@ inline std::string status_error::message(std::string_view text) const {
   if (!field.empty()) out += line != 0 ? " (" + std::string(field) + ")" : std::string(field);
   out += out.empty() ? "" : ": ";
   switch (code) {
-    case status_errc::ok: return "no error";
-    case status_errc::bad_line: out += "not a \"Key: value\" line"; break;
-    case status_errc::duplicate_field: out += "appears twice"; break;
-    case status_errc::missing_field: out += "missing"; break;
-    case status_errc::empty_value: out += "no value"; break;
-    case status_errc::not_a_number: out += "not a decimal number"; break;
-    case status_errc::number_too_large: out += "number too large"; break;
-    case status_errc::not_hex: out += "not a hexadecimal signal mask"; break;
+    case status_errc::ok:
+      return "no error";
+    case status_errc::bad_line:
+      out += "not a \"Key: value\" line";
+      break;
+    case status_errc::duplicate_field:
+      out += "appears twice";
+      break;
+    case status_errc::missing_field:
+      out += "missing";
+      break;
+    case status_errc::empty_value:
+      out += "no value";
+      break;
+    case status_errc::not_a_number:
+      out += "not a decimal number";
+      break;
+    case status_errc::number_too_large:
+      out += "number too large";
+      break;
+    case status_errc::not_hex:
+      out += "not a hexadecimal signal mask";
+      break;
     case status_errc::mask_too_long:
       out += "signal mask longer than " + std::to_string(detail::mask_digits) + " hex digits";
       break;
@@ -239,7 +268,9 @@ inline std::string status_error::message(std::string_view text) const {
       out += "signal mask names signal " + std::to_string(signal_number) + ", past the last one (" +
              std::to_string(detail::signal_limit - 1) + ")";
       break;
-    case status_errc::out_of_memory: out += "out of memory"; break;
+    case status_errc::out_of_memory:
+      out += "out of memory";
+      break;
   }
   if (!text.empty() && length != 0 && offset < text.size() && code != status_errc::missing_field) {
     const std::string_view bad = text.substr(offset, std::min<std::size_t>(length, 40));
@@ -286,7 +317,8 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
     if (line.empty() || line == "\r") continue;
 
     const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return fail(status_errc::bad_line, line_no, {}, start, line.size());
+    if (colon == std::string_view::npos || colon == 0)
+      return fail(status_errc::bad_line, line_no, {}, start, line.size());
     const std::string_view key = line.substr(0, colon);
     const auto* it = std::find(detail::status_field_names.begin(), detail::status_field_names.end(), key);
     if (it == detail::status_field_names.end()) continue;  // a field sigkit does not decode
@@ -300,7 +332,7 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
       if (!raw.empty() && raw.front() == '\t') raw.remove_prefix(1);
       try {
         out.name.assign(raw);
-      } catch (const std::bad_alloc&) {
+      } catch (...) {  // std::bad_alloc
         return fail(status_errc::out_of_memory, line_no, field, start, line.size());
       }
       continue;
@@ -312,16 +344,35 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
     status_errc rc = status_errc::ok;
     int bad_signal = 0;
     switch (id) {
-      case detail::f_tgid: rc = detail::parse_decimal(value, out.tgid); break;
-      case detail::f_pid: rc = detail::parse_decimal(value, out.pid); break;
-      case detail::f_ppid: rc = detail::parse_decimal(value, out.ppid); break;
-      case detail::f_threads: rc = detail::parse_decimal(value, out.threads); break;
-      case detail::f_sigpnd: rc = detail::parse_mask(value, out.thread_pending, bad_signal); break;
-      case detail::f_shdpnd: rc = detail::parse_mask(value, out.shared_pending, bad_signal); break;
-      case detail::f_sigblk: rc = detail::parse_mask(value, out.blocked, bad_signal); break;
-      case detail::f_sigign: rc = detail::parse_mask(value, out.ignored, bad_signal); break;
-      case detail::f_sigcgt: rc = detail::parse_mask(value, out.caught, bad_signal); break;
-      default: break;
+      case detail::f_tgid:
+        rc = detail::parse_decimal(value, out.tgid);
+        break;
+      case detail::f_pid:
+        rc = detail::parse_decimal(value, out.pid);
+        break;
+      case detail::f_ppid:
+        rc = detail::parse_decimal(value, out.ppid);
+        break;
+      case detail::f_threads:
+        rc = detail::parse_decimal(value, out.threads);
+        break;
+      case detail::f_sigpnd:
+        rc = detail::parse_mask(value, out.thread_pending, bad_signal);
+        break;
+      case detail::f_shdpnd:
+        rc = detail::parse_mask(value, out.shared_pending, bad_signal);
+        break;
+      case detail::f_sigblk:
+        rc = detail::parse_mask(value, out.blocked, bad_signal);
+        break;
+      case detail::f_sigign:
+        rc = detail::parse_mask(value, out.ignored, bad_signal);
+        break;
+      case detail::f_sigcgt:
+        rc = detail::parse_mask(value, out.caught, bad_signal);
+        break;
+      default:
+        break;
     }
     if (rc != status_errc::ok) {
       error.signal_number = bad_signal;
@@ -465,7 +516,7 @@ inline std::optional<proc_status> read_status_at(std::string_view root, std::str
       ec = std::make_error_code(std::errc::bad_message);
     }
     return status;
-  } catch (const std::bad_alloc&) {
+  } catch (...) {  // only allocation can fail here
     ec = std::make_error_code(std::errc::not_enough_memory);
     return std::nullopt;
   }
@@ -529,7 +580,7 @@ inline std::vector<thread_signals> read_threads_at(std::string_view root, pid_t 
       return {};
     }
     return out;
-  } catch (const std::bad_alloc&) {
+  } catch (...) {  // only allocation can fail here
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};
   }
@@ -551,7 +602,7 @@ inline std::optional<proc_status> inspect_status_at(std::string_view root, pid_t
                                                     std::string& where) noexcept {
   try {
     return read_status_at(root, std::to_string(pid) + "/status", pid, ec, where);
-  } catch (const std::bad_alloc&) {
+  } catch (...) {  // only allocation can fail here
     ec = std::make_error_code(std::errc::not_enough_memory);
     return std::nullopt;
   }

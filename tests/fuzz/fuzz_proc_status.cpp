@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto status = sigkit::parse_status(text, error);
   if (status) {
     if (error) fail();
-    for (const auto* set : {&status->thread_pending, &status->shared_pending, &status->blocked, &status->ignored,
-                            &status->caught})
+    for (const auto* set :
+         {&status->thread_pending, &status->shared_pending, &status->blocked, &status->ignored, &status->caught})
       if (!only_valid(*set)) fail();
     if (status->pid < 0 || status->tgid < 0 || status->ppid < 0 || status->threads < 0) fail();
     const auto signals = status->signals();

@@ -95,8 +95,7 @@ int main(int argc, char** argv) {
   sigkit::scoped_block block{{sigkit::window_change}};
   ::kill(::getpid(), SIGWINCH);  // every thread blocks it: it stays pending
 
-  const std::string pid = std::to_string(::getpid()), tid = std::to_string(blocker_tid),
-                    kid = std::to_string(child);
+  const std::string pid = std::to_string(::getpid()), tid = std::to_string(blocker_tid), kid = std::to_string(child);
   std::printf("target pid %s\ntarget thread %s\ntarget child %s\n", pid.c_str(), tid.c_str(), kid.c_str());
   std::vector<std::string> command;
   for (int i = 1; i < argc; ++i)
