@@ -263,6 +263,10 @@ constexpr bool sanitized = true;
 constexpr bool sanitized = false;
 #endif
 
+// False in the inspect_test_noproc build (SIGKIT_NO_PROC): there the live
+// cases are skipped and the ENOTSUP fallback of non-Linux systems is tested.
+constexpr bool have_proc = sigkit::detail::have_proc_status;
+
 pid_t this_thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 const sigkit::thread_signals* find_thread(const std::vector<sigkit::thread_signals>& threads, pid_t tid) {
@@ -562,7 +566,8 @@ TEST_CASE("receiving_threads lists the threads that do not block the signal") {
 
 // ---- live processes
 
-TEST_CASE("inspect agrees with sigaction, the signal mask and sigpending for every signal") {
+TEST_CASE("inspect agrees with sigaction, the signal mask and sigpending for every signal" *
+          doctest::skip(!have_proc)) {
   in_child([] {
     auto check_all = [](const char* when) {
       CAPTURE(when);
@@ -597,7 +602,7 @@ TEST_CASE("inspect agrees with sigaction, the signal mask and sigpending for eve
   });
 }
 
-TEST_CASE("ignoring SIGUSR2 with sigkit::ignore shows in ignored until the scope ends") {
+TEST_CASE("ignoring SIGUSR2 with sigkit::ignore shows in ignored until the scope ends" * doctest::skip(!have_proc)) {
   in_child([] {
     const pid_t me = ::getpid();
     CHECK_FALSE(sigkit::inspect(me).ignored.contains(sigkit::user2));
@@ -611,7 +616,7 @@ TEST_CASE("ignoring SIGUSR2 with sigkit::ignore shows in ignored until the scope
   });
 }
 
-TEST_CASE("a stream on SIGHUP shows in caught until it is destroyed") {
+TEST_CASE("a stream on SIGHUP shows in caught until it is destroyed" * doctest::skip(!have_proc)) {
   in_child([] {
     const pid_t me = ::getpid();
     const auto before = sigkit::inspect(me);
@@ -627,7 +632,8 @@ TEST_CASE("a stream on SIGHUP shows in caught until it is destroyed") {
   });
 }
 
-TEST_CASE("a blocked raise() is pending for the thread, a blocked kill() for the whole process") {
+TEST_CASE("a blocked raise() is pending for the thread, a blocked kill() for the whole process" *
+          doctest::skip(!have_proc)) {
   in_child([] {
     const pid_t me = ::getpid();
     sigkit::scoped_block block{{sigkit::user1, sigkit::user2}};
@@ -648,7 +654,7 @@ TEST_CASE("a blocked raise() is pending for the thread, a blocked kill() for the
   });
 }
 
-TEST_CASE("blocking SIGUSR1 in one thread shows in that thread's mask only") {
+TEST_CASE("blocking SIGUSR1 in one thread shows in that thread's mask only" * doctest::skip(!have_proc)) {
   in_child([] {
     const pid_t me = ::getpid();
     std::mutex m;
@@ -710,7 +716,7 @@ TEST_CASE("blocking SIGUSR1 in one thread shows in that thread's mask only") {
   });
 }
 
-TEST_CASE("inspecting a child process shows its name, parent, thread and signal state") {
+TEST_CASE("inspecting a child process shows its name, parent, thread and signal state" * doctest::skip(!have_proc)) {
   in_child([] {
     int ready[2], hold[2];
     REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
@@ -765,7 +771,7 @@ TEST_CASE("inspecting a child process shows its name, parent, thread and signal 
 
 // ---- errors
 
-TEST_CASE("a pid that does not exist gives ESRCH naming the pid and the file") {
+TEST_CASE("a pid that does not exist gives ESRCH naming the pid and the file" * doctest::skip(!have_proc)) {
   const pid_t none = above_pid_max();
   const std::string n = std::to_string(none);
   const int fds = sigkit_test::open_fd_count();
@@ -813,7 +819,7 @@ TEST_CASE("pid 0 and negative pids are refused with invalid_argument") {
   }
 }
 
-TEST_CASE("unreadable, malformed and vanishing /proc files give clear errors") {
+TEST_CASE("unreadable, malformed and vanishing /proc files give clear errors" * doctest::skip(!have_proc)) {
   // A fake /proc tree: pid 100 is unreadable, 200 is malformed, 300 has one
   // live thread and one that ended, 400's threads have all ended.
   char dir_template[] = "/tmp/sigkit-inspect-XXXXXX";
@@ -880,7 +886,7 @@ TEST_CASE("unreadable, malformed and vanishing /proc files give clear errors") {
   fs::remove_all(root);
 }
 
-TEST_CASE("inspecting leaves no descriptor open, on success or failure") {
+TEST_CASE("inspecting leaves no descriptor open, on success or failure" * doctest::skip(!have_proc)) {
   const int fds = sigkit_test::open_fd_count();
   const pid_t none = above_pid_max();
   for (int i = 0; i < 50; ++i) {
@@ -891,4 +897,30 @@ TEST_CASE("inspecting leaves no descriptor open, on success or failure") {
     (void)sigkit::inspect_threads(none, ec);
   }
   CHECK(sigkit_test::open_fd_count() == fds);
+}
+
+TEST_CASE("without /proc every inspect call fails with ENOTSUP naming the pid" * doctest::skip(have_proc)) {
+  const pid_t me = ::getpid();
+  const std::string file = "/proc/" + std::to_string(me) + "/";
+  try {
+    (void)sigkit::inspect(me);
+    FAIL_CHECK("no exception");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == std::errc::not_supported);
+    CHECK_MESSAGE(
+        std::string(e.what()).find("inspect(" + std::to_string(me) + "): " + file + "status") != std::string::npos,
+        e.what());
+  }
+  CHECK_THROWS_AS((void)sigkit::inspect_status(me), std::system_error);
+  CHECK_THROWS_AS((void)sigkit::inspect_threads(me), std::system_error);
+  std::error_code ec;
+  CHECK(sigkit::inspect(me, ec) == sigkit::process_signals{});
+  CHECK(ec == std::errc::not_supported);
+  ec.clear();
+  CHECK_FALSE(sigkit::inspect_status(me, ec).has_value());
+  CHECK(ec == std::errc::not_supported);
+  ec.clear();
+  CHECK(sigkit::inspect_threads(me, ec).empty());
+  CHECK(ec == std::errc::not_supported);
+  CHECK_THROWS_AS((void)sigkit::inspect(0), std::invalid_argument);  // bad input is still bad input
 }

@@ -128,7 +128,7 @@ struct status_error {
   /// True if there is an error.
   explicit operator bool() const noexcept { return code != status_errc::ok; }
 
-  /// "line 41 (SigBlk): not a hexadecimal mask". Given the parsed `text`,
+  /// "line 41 (SigBlk): not a hexadecimal signal mask". Given the parsed `text`,
   /// the offending text is quoted too (at most 40 bytes of it).
   std::string message(std::string_view text = {}) const;
 };
@@ -444,8 +444,10 @@ inline std::vector<pid_t> receiving_threads(const std::vector<thread_signals>& t
 
 namespace detail {
 
-/// True where /proc has the Linux layout read below.
-#if defined(__linux__)
+/// True where /proc has the Linux layout read below. Defining
+/// SIGKIT_NO_PROC gives Linux the ENOTSUP fallback of other systems (so
+/// that it is tested).
+#if defined(__linux__) && !defined(SIGKIT_NO_PROC)
 inline constexpr bool have_proc_status = true;
 #else
 inline constexpr bool have_proc_status = false;
