@@ -5,6 +5,9 @@
 // - Each worker, after fork(), makes its OWN sigkit::stream and prints
 //   "worker <pid> ready". Streams made before fork() are inert in a child
 //   (using one throws std::logic_error): their wakeups belong to the parent.
+// - Once every worker is ready, the leader proves it with sigkit::inspect
+//   (the kernel's /proc/PID/status): "worker <pid> catches SIGUSR2: yes"
+//   for each worker, and "leader <pid> catches SIGUSR2: no" for itself.
 // - `kill -USR2 <worker pid>`: that worker prints who sent it.
 // - `kill -TERM <leader pid>`: the leader forwards SIGTERM to every worker,
 //   reaps them all (no zombies left behind) and exits 0.
@@ -19,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -87,6 +91,17 @@ int main(int argc, char** argv) {
       die("a worker died before it was ready");
   }
   ::close(ready[0]);
+
+  // Proof, from the kernel's point of view: each worker has a handler for
+  // SIGUSR2 (its own stream's), while the leader has none.
+  auto catches_user2 = [](pid_t pid) -> const char* {
+    std::error_code ec;
+    const sigkit::process_signals s = sigkit::inspect(pid, ec);
+    if (ec) return ec == std::errc::no_such_process ? "gone" : "unknown";
+    return s.caught.contains(sigkit::user2) ? "yes" : "no";
+  };
+  for (pid_t pid : workers) std::printf("worker %d catches SIGUSR2: %s\n", static_cast<int>(pid), catches_user2(pid));
+  std::printf("leader %d catches SIGUSR2: %s\n", static_cast<int>(::getpid()), catches_user2(::getpid()));
   std::printf("leader %d ready with %d workers\n", static_cast<int>(::getpid()), count);
 
   for (;;) {

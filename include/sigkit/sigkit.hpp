@@ -6,6 +6,7 @@
 #include "error.hpp"     // IWYU pragma: export
 #include "flag.hpp"      // IWYU pragma: export
 #include "forward.hpp"   // IWYU pragma: export
+#include "inspect.hpp"   // IWYU pragma: export
 #include "mask.hpp"      // IWYU pragma: export
 #include "registry.hpp"  // IWYU pragma: export
 #include "shutdown.hpp"  // IWYU pragma: export

@@ -1,0 +1,121 @@
+// Helper for the sigkit-inspect smoke tests: a process with a known signal
+// state that runs a command about itself.
+//
+//   inspect_target COMMAND [ARGS...]
+//
+// State, set up before COMMAND runs:
+//   - a sigkit::stream on SIGUSR1, SIGUSR2 and SIGWINCH (caught);
+//   - SIGHUP ignored (sigkit::ignore);
+//   - a second thread named "blocker" that blocks SIGUSR1 and SIGWINCH;
+//   - the main thread blocks SIGWINCH; a kill(getpid(), SIGWINCH) is
+//     therefore pending for the process;
+//   - a child process named "target-child" that ignores SIGINT and waits.
+// Prints "target pid <pid>", "target thread <blocker tid>" and
+// "target child <child pid>", then runs COMMAND (sigkit::child::spawn) with
+// "@PID@", "@THREAD@" and "@CHILD@" in its arguments replaced by those
+// numbers, waits for it, ends the thread and the child, and exits with
+// COMMAND's exit code (128 + N if a signal N killed it).
+#include <sigkit/action.hpp>
+#include <sigkit/child.hpp>
+#include <sigkit/mask.hpp>
+#include <sigkit/stream.hpp>
+
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: inspect_target COMMAND [ARGS...]\n");
+    return 2;
+  }
+
+  // The child first, so that it inherits none of the state below.
+  int ready[2], hold[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(hold, O_CLOEXEC) != 0) return 2;
+  const pid_t child = ::fork();
+  if (child < 0) return 2;
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(hold[1]);
+    ::prctl(PR_SET_NAME, "target-child");
+    auto ignored = sigkit::ignore(sigkit::interrupt);
+    (void)!::write(ready[1], "r", 1);
+    char c;
+    while (::read(hold[0], &c, 1) < 0 && errno == EINTR) {  // EOF when the parent closes its end
+    }
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(hold[0]);
+  char c = 0;
+  if (::read(ready[0], &c, 1) != 1) return 2;
+  ::close(ready[0]);
+
+  sigkit::stream caught{{sigkit::user1, sigkit::user2, sigkit::window_change}};
+  auto ignored = sigkit::ignore(sigkit::hangup);
+
+  std::mutex m;
+  std::condition_variable cv;
+  pid_t blocker_tid = 0;
+  bool done = false;
+  std::thread blocker([&] {
+    sigkit::scoped_block block{{sigkit::user1, sigkit::window_change}};
+    ::pthread_setname_np(::pthread_self(), "blocker");
+    std::unique_lock lock(m);
+    blocker_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    cv.notify_all();
+    cv.wait(lock, [&] { return done; });
+  });
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return blocker_tid != 0; });
+  }
+  sigkit::scoped_block block{{sigkit::window_change}};
+  ::kill(::getpid(), SIGWINCH);  // every thread blocks it: it stays pending
+
+  const std::string pid = std::to_string(::getpid()), tid = std::to_string(blocker_tid), kid = std::to_string(child);
+  std::printf("target pid %s\ntarget thread %s\ntarget child %s\n", pid.c_str(), tid.c_str(), kid.c_str());
+  std::vector<std::string> command;
+  for (int i = 1; i < argc; ++i)
+    command.push_back(replace_all(replace_all(replace_all(argv[i], "@PID@", pid), "@THREAD@", tid), "@CHILD@", kid));
+  int code = 2;
+  try {
+    code = sigkit::child::spawn(command).wait().shell_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "inspect_target: %s\n", e.what());
+  }
+
+  {
+    std::lock_guard lock(m);
+    done = true;
+  }
+  cv.notify_all();
+  blocker.join();
+  ::close(hold[1]);  // the child sees EOF and exits
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return code;
+}
