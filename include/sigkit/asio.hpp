@@ -117,9 +117,10 @@ struct async_source {
   void close() noexcept {
     closed = true;
     if (!descriptor.is_open()) return;
-    // release(), not close(): a reactor that is told "closing" skips the
-    // epoll_ctl(DEL), and epoll keeps an entry for as long as any duplicate
-    // of the file (the stream's own fd) stays open.
+    // Deregister first, then close our duplicate: epoll keeps an entry for
+    // as long as any descriptor of the file (the stream's own fd) is open.
+    // Asio's close() also deregisters a descriptor it got from assign();
+    // release() makes the order explicit instead of relying on that.
     const int fd = descriptor.release();
     if (fd >= 0) ::close(fd);
   }
