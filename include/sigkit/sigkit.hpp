@@ -1,4 +1,5 @@
-// sigkit/sigkit.hpp - umbrella header: everything sigkit offers.
+// sigkit/sigkit.hpp - umbrella header: everything sigkit offers (but the
+// optional Asio adapter, sigkit/asio.hpp, which you include yourself).
 #pragma once
 
 #include "action.hpp"    // IWYU pragma: export
@@ -13,4 +14,5 @@
 #include "signal.hpp"    // IWYU pragma: export
 #include "stream.hpp"    // IWYU pragma: export
 #include "trap.hpp"      // IWYU pragma: export
+#include "version.hpp"   // IWYU pragma: export
 #include "wakeup.hpp"    // IWYU pragma: export
