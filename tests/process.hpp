@@ -122,19 +122,29 @@ class process {
   std::optional<int> status_;
 };
 
-/// State letter of a process from /proc/PID/stat ('R', 'S', 'T', 'Z', ...), 0 if gone.
-inline char proc_state(pid_t pid) {
+/// The state letter and parent pid of a process, from /proc/PID/stat.
+struct proc_stat_fields {
+  char state = 0;  // 'R', 'S', 'T', 'Z', ...; 0 if the process is gone
+  pid_t ppid = 0;
+};
+inline proc_stat_fields proc_stat(pid_t pid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   FILE* f = std::fopen(path, "re");
-  if (f == nullptr) return 0;
+  if (f == nullptr) return {};
   char buf[512];
   const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
   std::fclose(f);
   buf[n] = 0;
-  const char* p = std::strrchr(buf, ')');
-  return p != nullptr && p[1] == ' ' ? p[2] : 0;
+  const char* p = std::strrchr(buf, ')');  // the name may contain anything
+  proc_stat_fields out;
+  int ppid = 0;
+  if (p != nullptr && std::sscanf(p + 1, " %c %d", &out.state, &ppid) == 2) out.ppid = static_cast<pid_t>(ppid);
+  return out;
 }
+
+/// State letter of a process from /proc/PID/stat ('R', 'S', 'T', 'Z', ...), 0 if gone.
+inline char proc_state(pid_t pid) { return proc_stat(pid).state; }
 
 /// Waits until `pid` (a child of this process) has exited, without reaping
 /// it; true if it did within `limit`.

@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include "process.hpp"
+
 namespace sigkit_test {
 
 /// An interactive `bash -i` on a pty. Every wait has a deadline; the
@@ -136,7 +138,7 @@ class pty_shell {
     if (d == nullptr) return {};
     while (dirent* e = ::readdir(d)) {
       const auto p = static_cast<pid_t>(std::atoi(e->d_name));
-      if (p > 0) all.emplace_back(p, parent_of(p));
+      if (p > 0) all.emplace_back(p, proc_stat(p).ppid);
     }
     ::closedir(d);
     std::vector<pid_t> out;
@@ -152,23 +154,6 @@ class pty_shell {
       }
     }
     return out;
-  }
-
-  /// The parent pid of `p` (from /proc/PID/stat), or 0.
-  static pid_t parent_of(pid_t p) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(p));
-    FILE* f = std::fopen(path, "re");
-    if (f == nullptr) return 0;
-    char buf[512];
-    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = 0;
-    const char* close = std::strrchr(buf, ')');
-    int ppid = 0;
-    char state = 0;
-    if (close == nullptr || std::sscanf(close + 1, " %c %d", &state, &ppid) != 2) return 0;
-    return static_cast<pid_t>(ppid);
   }
 
   /// The first session member whose command name (comm) is `name`, or -1.
@@ -230,30 +215,6 @@ struct scenario_result {
   std::string detail;  // what was seen, in one line
 };
 
-/// State letter of a process ('R', 'S', 'T', ...), 0 if gone.
-inline char pty_proc_state(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  FILE* f = std::fopen(path, "re");
-  if (f == nullptr) return 0;
-  char buf[512];
-  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  const char* p = std::strrchr(buf, ')');
-  return p != nullptr && p[1] == ' ' ? p[2] : 0;
-}
-
-inline bool pty_wait_state(pid_t pid, char state, bool negate = false,
-                           std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if ((pty_proc_state(pid) == state) != negate) return true;
-    ::usleep(1000);
-  }
-  return false;
-}
-
 /// Waits (bounded) until a session member named `name` exists.
 inline pid_t pty_wait_for(const pty_shell& sh, const std::string& name,
                           std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
@@ -310,10 +271,10 @@ inline scenario_result ctrl_z_and_fg(const std::string& wrap, const std::string&
   sh.type("\x1a");
   if (!sh.expect("Stopped", std::chrono::milliseconds(3000)) || !sh.expect_prompt())
     return {false, "^Z did not return the prompt (the shell hangs)"};
-  if (!pty_wait_state(sleep_pid, 'T', false, std::chrono::milliseconds(2000)))
+  if (!wait_state(sleep_pid, 'T', false, std::chrono::milliseconds(2000)))
     return {false, "prompt returned but the command is not stopped"};
   sh.line("fg");
-  if (!pty_wait_state(sleep_pid, 'T', true, std::chrono::milliseconds(3000)))
+  if (!wait_state(sleep_pid, 'T', true, std::chrono::milliseconds(3000)))
     return {false, "fg did not resume the command"};
   sh.type("\x03");
   if (!sh.expect_prompt()) return {false, "^C after fg did not end the job"};
