@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -328,6 +329,18 @@ TEST_CASE("spawning many times while SIGTSTP and SIGCONT hammer the group never 
   in_child(
       [] {
         own_group();  // so the hammer spares the test runner
+#if defined(SIGKIT_TEST_SANITIZED)
+        // LeakSanitizer's exit-time check stops every thread of the exiting
+        // sigkit-run through a ptrace()ing tracer task; under this
+        // TSTP/CONT storm tracer and process deadlock (seen in the ASan
+        // build: tracer asleep, process spinning for ever). Leaks are
+        // checked by every other test; not by this one.
+        {
+          const char* asan = std::getenv("ASAN_OPTIONS");  // NOLINT(concurrency-mt-unsafe): before any thread
+          const std::string opts = std::string(asan != nullptr ? asan : "") + ":detect_leaks=0";
+          ::setenv("ASAN_OPTIONS", opts.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+        }
+#endif
         std::atomic<bool> stop{false};
         sigset_t stops;
         sigemptyset(&stops);
