@@ -12,6 +12,7 @@
 #   handler_cost.json/txt  measurement 6 (bench/handler_cost.sh)
 #   forward_latency.json/txt  measurement 7
 #   tables.md              every table, with ratios and target verdicts (bench/report.py)
+#   perf_*.txt, strace_forward_*.txt  profiles (bench/profile.sh; if perf and strace exist)
 #
 # Timings need a quiet machine: the script records the load average before
 # and after, and report.py prints it next to the tables. Instruction counts
@@ -60,5 +61,9 @@ build/release/bench/forward_latency --iterations "$fwd_iters" --json "$out/forwa
   tee "$out/forward_latency.txt"
 
 echo "loadavg_after: $(cat /proc/loadavg)" >>"$out/machine.txt"
+if command -v perf >/dev/null && command -v strace >/dev/null; then
+  echo "== profile.sh (the why of missed targets)" >&2
+  bench/profile.sh "$out" || echo "run.sh: profile.sh failed (perf_event_paranoid?); timings are unaffected" >&2
+fi
 python3 bench/report.py "$out" >"$out/tables.md"
 echo "== results in $out (tables: $out/tables.md)" >&2
