@@ -79,8 +79,15 @@ def main():
         scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
         return med([r[key] * scale for r in entries])
 
+    order = ctx.get("contenders", "").split(",")
+
+    def rank(contender):
+        return order.index(contender) if contender in order else len(order)
+
     def find(prefix):
-        return [n for n in runs if n.startswith(prefix)]
+        # In report order: contender as listed in the context, then name.
+        names = [n for n in runs if n.startswith(prefix)]
+        return sorted(names, key=lambda n: (rank(n.split("/")[1]) if n.count("/") else 0, n))
 
     targets = []
 
@@ -91,7 +98,7 @@ def main():
     p("| contender | CPU ns/op | vs hand-written (CPU) | wall ns/op | vs hand-written (wall) |")
     p("|---|---:|---:|---:|---:|")
     st = {}
-    for name in sorted(find("round_trip_same_thread/"), key=lambda n: list(runs).index(n)):
+    for name in find("round_trip_same_thread/"):
         c = name.split("/", 1)[1]
         st[c] = (to_ns(name, "cpu_time"), to_ns(name, "real_time"))
     hand_cpu, hand_wall = st.get(HAND, (float("nan"), float("nan")))
@@ -116,14 +123,16 @@ def main():
       "`dequeued_by:observer`: kernel floor, signal blocked everywhere. Median and p99 over 3000 sends per repetition "
       "(the table shows the median over repetitions of each); ratios are medians against the hand-written path with the "
       "same handler placement.\n")
-    p("| contender | placement | 1 CPU median | 1 CPU p99 | 1 CPU vs hand | 2 CPUs median | 2 CPUs p99 | 2 CPUs vs hand | pinned (same-CPU fraction 1 / 2) |")
-    p("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    p("| contender | placement | 1 CPU median | 1 CPU p99 | 1 CPU vs hand | 2 CPUs median | 2 CPUs p99 | 2 CPUs vs hand | repetition medians (1 CPU; 2 CPUs) | pinned (same-CPU fraction 1 / 2) |")
+    p("|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     tt = {}
+    spread = {}
     for name in find("round_trip_two_threads/"):
         parts = name.split("/")
         c, cpus, place = parts[1], parts[2].split(":")[1], parts[3]
         tt[(c, place, cpus)] = (field(name, "median_ns"), field(name, "p99_ns"), field(name, "same_cpu_fraction"))
-    rows = sorted({(c, place) for (c, place, _) in tt}, key=lambda k: [n.split("/")[1] for n in runs].index(k[0]))
+        spread[(c, place, cpus)] = "/".join(f"{r['median_ns'] / 1e3:.1f}" for r in runs[name])
+    rows = sorted({(c, place) for (c, place, _) in tt}, key=lambda k: (rank(k[0]), k[1]))
     for c, place in rows:
         one = tt.get((c, place, "1"), (float("nan"),) * 3)
         two = tt.get((c, place, "2"), (float("nan"),) * 3)
@@ -131,7 +140,8 @@ def main():
         h1 = tt.get((HAND, hplace, "1"), (float("nan"),))[0]
         h2 = tt.get((HAND, hplace, "2"), (float("nan"),))[0]
         p(f"| {c} | {place} | {fmt(one[0] / 1e3, 1)} | {fmt(one[1] / 1e3, 1)} | {ratio(one[0], h1)} | "
-          f"{fmt(two[0] / 1e3, 1)} | {fmt(two[1] / 1e3, 1)} | {ratio(two[0], h2)} | {fmt(one[2], 2)} / {fmt(two[2], 2)} |")
+          f"{fmt(two[0] / 1e3, 1)} | {fmt(two[1] / 1e3, 1)} | {ratio(two[0], h2)} | "
+          f"{spread.get((c, place, '1'), '–')}; {spread.get((c, place, '2'), '–')} | {fmt(one[2], 2)} / {fmt(two[2], 2)} |")
     p("")
     for place in ("handler_on:observer", "handler_on:sender"):
         s = tt.get(("sigkit_stream", place, "1"))
@@ -146,12 +156,15 @@ def main():
       "(`eagain`: refused by RLIMIT_SIGPENDING, capped at "
       f"{ctx.get('storm_sigpending_cap', '?')} for this process so that other users of the machine keep theirs). "
       "`starved`: fraction of the 1 ms slots in which the sender was sending and the observer observed nothing; "
-      "`longest` the longest run of such slots. `cpu wait`: time the observer was runnable but another task had "
-      "its CPU (load from elsewhere, not starvation by signals). Median over 3 repetitions.\n")
+      "`longest` the longest run of such slots. `observer on CPU`: the observer thread's CPU time during the storm "
+      "(handlers that run on its thread included); `cpu wait`: time it was runnable while another task had its CPU "
+      "(with `handler on: helper` that task is mostly the helper thread, pinned to the same CPU and running the "
+      "handlers; otherwise it is load from elsewhere). Median over 3 repetitions.\n")
     p("| contender | ring capacity | handler on | sent | seen/sent | dropped | (seen+dropped)/sent | eagain | starved | longest (ms) | observer on CPU (ms) | cpu wait (ms) |")
     p("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     storm = {}
-    for name in find("storm/"):
+    storm_names = sorted(find("storm/"), key=lambda n: ("handler_on:helper" in n, rank(n.split("/")[1]), n))
+    for name in storm_names:
         parts = name.split("/")
         c = parts[1]
         cap = next((x.split(":")[1] for x in parts if x.startswith("capacity:")), "–")
@@ -215,13 +228,16 @@ def main():
         hc = load(hc_path)
         ir = hc["instructions_per_delivery"]
         p("## 6. Handler cost (callgrind instructions per delivery, user space; strace write() counts)\n")
-        p("| path | instructions | vs hand-written |")
-        p("|---|---:|---:|")
-        p(f"| hand-written handler (store siginfo + eventfd write) | {ir['hand_written']} | 1.00x |")
-        p(f"| sigkit, 1 stream, consumer drained (eventfd write) | {ir['sigkit_1_drained']} | {ratio(ir['sigkit_1_drained'], ir['hand_written'])} |")
-        p(f"| sigkit, 1 stream, wakeup pending (no system call) | {ir['sigkit_1_pending']} | {ratio(ir['sigkit_1_pending'], ir['hand_written'])} |")
-        p(f"| sigkit, 256 streams, drained | {ir['sigkit_256_drained']} | |")
-        p(f"| sigkit, 256 streams, pending | {ir['sigkit_256_pending']} | |")
+        before_path = os.path.join(d, "handler_cost_before_handler_change.json")
+        before = load(before_path)["instructions_per_delivery"] if os.path.exists(before_path) else None
+        b = (lambda k: f" {before[k]} |") if before else (lambda k: "")
+        p("| path | instructions | vs hand-written |" + (" before the handler change (482f7b0) |" if before else ""))
+        p("|---|---:|---:|" + ("---:|" if before else ""))
+        p(f"| hand-written handler (store siginfo + eventfd write) | {ir['hand_written']} | 1.00x |" + b("hand_written"))
+        p(f"| sigkit, 1 stream, consumer drained (eventfd write) | {ir['sigkit_1_drained']} | {ratio(ir['sigkit_1_drained'], ir['hand_written'])} |" + b("sigkit_1_drained"))
+        p(f"| sigkit, 1 stream, wakeup pending (no system call) | {ir['sigkit_1_pending']} | {ratio(ir['sigkit_1_pending'], ir['hand_written'])} |" + b("sigkit_1_pending"))
+        p(f"| sigkit, 256 streams, drained | {ir['sigkit_256_drained']} | |" + b("sigkit_256_drained"))
+        p(f"| sigkit, 256 streams, pending | {ir['sigkit_256_pending']} | |" + b("sigkit_256_pending"))
         ps = hc["per_extra_subscriber_instructions"]
         w = hc["wakeup_writes_for_100_deliveries"]
         p(f"\nPer extra subscriber: {ps['drained']} instructions when drained (plus one `write()` system call), "
