@@ -311,6 +311,21 @@ inline void run_previous(int signo, siginfo_t* info, void* context, const struct
     prev.sa_handler(signo);
 }
 
+/// The handler's slow path: copies what chaining needs out of `snap`, leaves
+/// the read section (a chained handler may run long or siglongjmp away), and
+/// runs the disposition that was there before sigkit. Kept out of line so
+/// that the common delivery (nothing to chain) carries neither the copy of
+/// a struct sigaction nor the stack frame of emulate_default().
+/// Async-signal-safe (apart from what a chained foreign handler does).
+[[gnu::noinline]] inline void leave_and_run_previous(int signo, siginfo_t* info, void* context, slot& s,
+                                                     std::atomic<unsigned>& bucket, const snapshot& snap,
+                                                     bool delivered) noexcept {
+  const struct sigaction prev = snap.previous;
+  const bool needs_mask = snap.previous_needs_mask;
+  bucket.fetch_sub(1, std::memory_order_seq_cst);
+  run_previous(signo, info, context, prev, needs_mask, s, !delivered);
+}
+
 /// The handler sigkit installs for every subscribed signal. Records the
 /// delivery with every live subscriber (store, then wake: each subscriber's
 /// deliver() does both), then chains. Keeps errno.
@@ -336,17 +351,14 @@ extern "C" inline void sigkit_v1_handler(int signo, siginfo_t* info, void* conte
         }
       }
     }
-    // Copy what chaining needs, then leave the read section: a chained
-    // handler may run long or siglongjmp away.
-    const bool run_prev = snap != nullptr && (!delivered || chain);
-    struct sigaction prev {};
-    bool needs_mask = false;
-    if (run_prev) {
-      prev = snap->previous;
-      needs_mask = snap->previous_needs_mask;
-    }
-    bucket.fetch_sub(1, std::memory_order_seq_cst);
-    if (run_prev) run_previous(signo, info, context, prev, needs_mask, s, !delivered);
+    // The previous disposition matters if no live subscriber took the
+    // delivery (SIG_DFL must then be emulated, SIG_IGN honoured), or if a
+    // subscriber asked to chain and there is a function to chain to; a
+    // previous SIG_DFL or SIG_IGN after a delivery does nothing.
+    if (snap != nullptr && (!delivered || (chain && is_function(snap->previous))))
+      leave_and_run_previous(signo, info, context, s, bucket, *snap, delivered);
+    else
+      bucket.fetch_sub(1, std::memory_order_seq_cst);
   }
   SIGKIT_HANDLER_EXIT();
   errno = saved_errno;

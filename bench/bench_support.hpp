@@ -1,0 +1,180 @@
+// bench_support.hpp - small helpers shared by sigkit's benchmark programs:
+// clocks, thread ids and states, CPU pinning, signal masks, percentiles.
+#pragma once
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+/// CLOCK_MONOTONIC in nanoseconds (comparable across processes).
+inline std::int64_t now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+inline pid_t this_tid() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+/// Sends `signo` to one thread of this process. The same call for every
+/// contender: glibc's raise() adds two sigprocmask calls around tgkill.
+inline int send_to_thread(pid_t tid, int signo) noexcept {
+  return static_cast<int>(::syscall(SYS_tgkill, ::getpid(), tid, signo));
+}
+
+/// The state letter from a /proc/.../stat file; '?' if it cannot be read.
+inline char proc_state_of(const char* path) noexcept {
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return '?';
+  char buf[512];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* close_paren = std::strrchr(buf, ')');  // the command name may hold spaces and ')'
+  if (close_paren == nullptr || close_paren[1] != ' ') return '?';
+  return close_paren[2];
+}
+
+/// The scheduler state letter of a thread of this process ('R', 'S', 'D',
+/// ...), from /proc/self/task/<tid>/stat; '?' if it cannot be read.
+inline char thread_state(pid_t tid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(tid));
+  return proc_state_of(path);
+}
+
+/// Where thread `tid` of this process sleeps in the kernel (/proc wchan).
+inline std::string thread_wchan(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/wchan", static_cast<int>(tid));
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return "?";
+  char buf[128] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  return std::string(buf, n);
+}
+
+/// Waits until thread `tid` of this process sleeps ('S'). Yields the CPU
+/// between checks so that, on one CPU, the thread can get there.
+inline bool wait_until_asleep(pid_t tid, int max_checks = 200000) noexcept {
+  for (int i = 0; i < max_checks; ++i) {
+    if (thread_state(tid) == 'S') return true;
+    const timespec pause{0, 20'000};
+    ::nanosleep(&pause, nullptr);
+  }
+  return false;
+}
+
+/// CPUs this process may run on.
+inline std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> out;
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return out;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) out.push_back(c);
+  return out;
+}
+
+/// Pins the calling thread to `cpu` and checks that it took.
+inline bool pin_this_thread(int cpu) noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (::sched_setaffinity(0, sizeof set, &set) != 0) return false;
+  cpu_set_t got;
+  CPU_ZERO(&got);
+  return ::sched_getaffinity(0, sizeof got, &got) == 0 && CPU_EQUAL(&set, &got);
+}
+
+/// Restores the calling thread's affinity on scope exit.
+class scoped_affinity {
+ public:
+  scoped_affinity() noexcept {
+    CPU_ZERO(&saved_);
+    ::sched_getaffinity(0, sizeof saved_, &saved_);
+  }
+  ~scoped_affinity() { ::sched_setaffinity(0, sizeof saved_, &saved_); }
+  scoped_affinity(const scoped_affinity&) = delete;
+  scoped_affinity& operator=(const scoped_affinity&) = delete;
+
+ private:
+  cpu_set_t saved_;
+};
+
+/// Blocks (or unblocks) one signal in the calling thread for a scope.
+class scoped_mask {
+ public:
+  scoped_mask(int signo, bool block) noexcept {
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    ::pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &one, &saved_);
+  }
+  ~scoped_mask() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  scoped_mask(const scoped_mask&) = delete;
+  scoped_mask& operator=(const scoped_mask&) = delete;
+
+ private:
+  sigset_t saved_;
+};
+
+/// Sets `signo` to SIG_DFL and drops any instance of it left pending, so
+/// that one contender's leftovers cannot reach the next one.
+inline void reset_signal(int signo) noexcept {
+  sigset_t one, old;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  ::pthread_sigmask(SIG_BLOCK, &one, &old);
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;  // ignoring discards what is pending
+  sigemptyset(&ign.sa_mask);
+  ::sigaction(signo, &ign, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(signo, &dfl, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+/// Order statistics of a sample, in the sample's unit.
+struct summary {
+  double min = 0, median = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+  std::size_t n = 0;
+};
+
+inline summary summarize(std::vector<double> v) {
+  summary s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    // Nearest rank: the smallest value with at least q of the sample at or below it.
+    auto rank = static_cast<std::size_t>(q * static_cast<double>(v.size()) + 0.999999);
+    rank = std::clamp<std::size_t>(rank, 1, v.size());
+    return v[rank - 1];
+  };
+  s.min = v.front();
+  s.max = v.back();
+  s.median = at(0.5);
+  s.p90 = at(0.9);
+  s.p99 = at(0.99);
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  return s;
+}
+
+}  // namespace bench

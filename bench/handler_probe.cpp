@@ -1,0 +1,112 @@
+// handler_probe - delivers a signal to itself a given number of times so that
+// bench/handler_cost.sh can count, under callgrind, the instructions spent in
+// the handler, and, under strace, the write() calls it makes.
+//
+//   handler_probe sigkit <subscribers> <deliveries> drained|pending [--check-writes]
+//   handler_probe hand <deliveries>
+//
+// sigkit: <subscribers> streams on SIGUSR1. drained: after every delivery
+// each stream is consumed until try_recv() says nullopt (so the wakeup is
+// drained and the next delivery must write it again); pending: nothing is
+// consumed until the end (the wakeup stays pending, so the handler must not
+// write). hand: the hand-written handler of hand_written.hpp.
+//
+// Before delivering it prints the wakeup descriptors (for strace), after it
+// prints how many wakeup writes each descriptor received (an eventfd's
+// counter is exactly the number of write()s of 1 made to it). With
+// --check-writes it exits 1 unless a pending run saw exactly one write per
+// stream and every delivery reached every stream.
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sigkit/stream.hpp>
+#include <string>
+#include <vector>
+
+#include "hand_written.hpp"
+
+namespace {
+
+void deliver() { ::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), SIGUSR1); }
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: handler_probe sigkit <subscribers> <deliveries> drained|pending [--check-writes]\n"
+               "       handler_probe hand <deliveries>\n");
+  return 2;
+}
+
+std::uint64_t eventfd_counter(int fd) {
+  std::uint64_t n = 0;
+  if (::read(fd, &n, sizeof n) != static_cast<ssize_t>(sizeof n)) return 0;  // non-blocking: 0 if none
+  return n;
+}
+
+int run_sigkit(int subscribers, int deliveries, bool drained, bool check) {
+  std::vector<sigkit::stream> streams;
+  const auto capacity = static_cast<std::size_t>(deliveries < 64 ? 64 : deliveries);
+  for (int i = 0; i < subscribers; ++i)
+    streams.emplace_back(sigkit::signal_set{sigkit::signal{SIGUSR1}}, sigkit::stream_options{capacity, true});
+  std::fprintf(stderr, "wakeup fds:");
+  for (auto& s : streams) std::fprintf(stderr, " %d", s.fd());
+  std::fprintf(stderr, "\n");
+  std::uint64_t received = 0;
+  for (int i = 0; i < deliveries; ++i) {
+    deliver();
+    if (drained)
+      for (auto& s : streams)
+        while (s.try_recv()) ++received;
+  }
+  std::vector<std::uint64_t> writes;
+  for (auto& s : streams) writes.push_back(eventfd_counter(s.fd()));
+  if (!drained)
+    for (auto& s : streams)
+      while (s.try_recv()) ++received;
+  std::uint64_t dropped = 0;
+  for (auto& s : streams) dropped += s.dropped();
+  std::printf("sigkit subscribers=%d deliveries=%d mode=%s received=%llu dropped=%llu wakeup_writes_per_stream=",
+              subscribers, deliveries, drained ? "drained" : "pending", static_cast<unsigned long long>(received),
+              static_cast<unsigned long long>(dropped));
+  bool ok = received == static_cast<std::uint64_t>(deliveries) * static_cast<std::uint64_t>(subscribers);
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    std::printf("%s%llu", i ? "," : "", static_cast<unsigned long long>(writes[i]));
+    if (!drained && writes[i] != 1) ok = false;
+  }
+  std::printf("\n");
+  if (check && !ok) {
+    std::fprintf(stderr, "handler_probe: expected every delivery received and exactly 1 wakeup write per stream\n");
+    return 1;
+  }
+  return 0;
+}
+
+int run_hand(int deliveries) {
+  const bench::hand_written_install h(SIGUSR1);
+  std::fprintf(stderr, "wakeup fds: %d\n", h.fd());
+  bench::hand_written_record r{};
+  std::uint64_t received = 0;
+  for (int i = 0; i < deliveries; ++i) {
+    deliver();
+    received += h.take(r);
+  }
+  std::printf("hand deliveries=%d received=%llu\n", deliveries, static_cast<unsigned long long>(received));
+  return received == static_cast<std::uint64_t>(deliveries) ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return usage();
+  const std::string what = argv[1];
+  if (what == "hand") return run_hand(std::atoi(argv[2]));
+  if (what != "sigkit" || argc < 5) return usage();
+  const std::string mode = argv[4];
+  if (mode != "drained" && mode != "pending") return usage();
+  const bool check = argc > 5 && std::strcmp(argv[5], "--check-writes") == 0;
+  return run_sigkit(std::atoi(argv[2]), std::atoi(argv[3]), mode == "drained", check);
+}
