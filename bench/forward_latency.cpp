@@ -32,6 +32,7 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
   int iterations = 2000;
   std::string json_path;
   std::string only;
+  std::vector<std::pair<std::string, std::string>> also;  // --also NAME=PATH: another sigkit-run-like forwarder
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--iterations" && i + 1 < argc) {
@@ -213,8 +215,14 @@ int main(int argc, char** argv) {
       json_path = argv[++i];
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
+    } else if (a == "--also" && i + 1 < argc && std::string(argv[i + 1]).find('=') != std::string::npos) {
+      const std::string spec = argv[++i];
+      also.emplace_back(spec.substr(0, spec.find('=')), spec.substr(spec.find('=') + 1));
     } else {
-      std::fprintf(stderr, "usage: forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]]\n");
+      std::fprintf(stderr,
+                   "usage: forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]] "
+                   "[--also NAME=PATH]...\n"
+                   "  --also runs PATH -- CHILD as one more forwarder (e.g. an older sigkit-run, for A/B)\n");
       return 2;
     }
   }
@@ -225,6 +233,7 @@ int main(int argc, char** argv) {
 #else
   std::fprintf(stderr, "forward_latency: sigkit-run was not built (SIGKIT_BUILD_EXAMPLES=OFF): skipped\n");
 #endif
+  for (const auto& [name, path] : also) specs.push_back({name, {path, "--"}});
   if (const std::string tini = find_in_path("tini"); !tini.empty())
     specs.push_back({"tini", {tini, "-s", "--"}});
   else

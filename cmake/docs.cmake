@@ -1,5 +1,5 @@
 # The API reference: `cmake --build <build> --target docs` runs Doxygen
-# (Debian: doxygen) over the public headers, README.md and docs/migrating.md
+# (Debian: doxygen) over the public headers, README.md, docs/migrating.md and docs/sigkit-run.md
 # into <build>/docs/html. Any Doxygen warning fails it (WARN_AS_ERROR =
 # FAIL_ON_WARNINGS), and the ctest entry "docs/doxygen ..." (tests/docs/)
 # runs the same, so CI keeps the reference warning-free. Included by the
