@@ -221,8 +221,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]] "
-                   "[--also NAME=PATH]...\n"
-                   "  --also runs PATH -- CHILD as one more forwarder (e.g. an older sigkit-run, for A/B)\n");
+                   "[--also 'NAME=PATH [OPTIONS]']...\n"
+                   "  --also runs PATH OPTIONS -- CHILD as one more forwarder (e.g. an older sigkit-run, for A/B)\n");
       return 2;
     }
   }
@@ -233,7 +233,16 @@ int main(int argc, char** argv) {
 #else
   std::fprintf(stderr, "forward_latency: sigkit-run was not built (SIGKIT_BUILD_EXAMPLES=OFF): skipped\n");
 #endif
-  for (const auto& [name, path] : also) specs.push_back({name, {path, "--"}});
+  for (const auto& [name, command] : also) {  // "PATH [OPTIONS...]", split on spaces
+    forwarder_spec spec{name, {}};
+    for (std::size_t at = 0, next; at < command.size(); at = next + 1) {
+      next = command.find(' ', at);
+      if (next == std::string::npos) next = command.size();
+      if (next > at) spec.argv.push_back(command.substr(at, next - at));
+    }
+    spec.argv.push_back("--");
+    specs.push_back(spec);
+  }
   if (const std::string tini = find_in_path("tini"); !tini.empty())
     specs.push_back({"tini", {tini, "-s", "--"}});
   else

@@ -33,7 +33,13 @@ constexpr auto latency_limit = 5ms;
 constexpr int spawn_rounds = 1000;
 #endif
 
+// sigkit_run_test_via_handler: the same cases against sigkit-run built with
+// the handler path (forward_options::dequeue_directly off).
+#if defined(SIGKIT_TEST_VIA_HANDLER)
+std::string tool() { return sigkit_test::helper_path("sigkit_run_via_handler"); }
+#else
 std::string tool() { return sigkit_test::helper_path("sigkit_run"); }
+#endif
 std::string recorder() { return sigkit_test::helper_path("recorder"); }
 
 long long now_ns() {
@@ -170,6 +176,9 @@ TEST_CASE("user-sent SIGSEGV, SIGABRT and SIGSYS are forwarded and the forwarder
   });
 }
 
+// Exit mirroring and reaping do not depend on how signals are dequeued:
+// not repeated in the _via_handler build.
+#if !defined(SIGKIT_TEST_VIA_HANDLER)
 TEST_CASE("exit codes 0..255 and fatal signals are mirrored, exec failures are 127, 126, 125") {
   in_child(
       [] {
@@ -213,6 +222,8 @@ TEST_CASE("exit codes 0..255 and fatal signals are mirrored, exec failures are 1
       },
       90s);
 }
+
+#endif  // !SIGKIT_TEST_VIA_HANDLER
 
 TEST_CASE("kill_after kills a child that ignores the request, and a second request kills at once") {
   in_child([] {
@@ -307,6 +318,7 @@ TEST_CASE("in its own group a child is stopped with SIGSTOP, and the group is si
   });
 }
 
+#if !defined(SIGKIT_TEST_VIA_HANDLER)
 TEST_CASE("--reap --wait-descendants reaps orphans and waits for them") {
   in_child([] {
     own_group();
@@ -325,7 +337,23 @@ TEST_CASE("--reap --wait-descendants reaps orphans and waits for them") {
   });
 }
 
-TEST_CASE("spawning many times while SIGTSTP and SIGCONT hammer the group never hangs") {
+#endif  // !SIGKIT_TEST_VIA_HANDLER
+
+// Under ThreadSanitizer, the handler path (the _via_handler build) hangs
+// here in about 3 runs of 4, at this commit and at 7697749 before any of
+// the forwarder changes: /proc shows every thread of the hung sigkit-run
+// with all signals blocked and SIGCHLD and SIGCONT pending for the process,
+// a mask sigkit never leaves behind (spawn() blocks all only around fork()
+// and restores it). Native (dev, clang: 1000 rounds) and ASan (200 rounds)
+// builds never hang, and the signalfd path passes under TSan too (it reads
+// process-pending signals whatever the mask), so the TSan runtime's signal
+// deferral is the suspect; the case is skipped in that one combination.
+#if defined(SIGKIT_TEST_VIA_HANDLER) && defined(SIGKIT_TEST_TSAN)
+#define SIGKIT_HAMMER_DECORATOR *doctest::skip()
+#else
+#define SIGKIT_HAMMER_DECORATOR
+#endif
+TEST_CASE("spawning many times while SIGTSTP and SIGCONT hammer the group never hangs" SIGKIT_HAMMER_DECORATOR) {
   in_child(
       [] {
         own_group();  // so the hammer spares the test runner

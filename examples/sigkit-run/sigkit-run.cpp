@@ -55,6 +55,9 @@ options:
       --shell-code        if the command dies of signal N, exit 128+N instead
                           of dying of N
       --no-job-control    do not stop when the command stops
+      --via-handler       take signals through sigkit's handler, not a
+                          signalfd (slower; the path sigkit::run() takes
+                          by default)
   -v, --verbose           log every forwarding decision to stderr
   -h, --help              this text
       --version           sigkit's version
@@ -108,6 +111,12 @@ sigkit::signal_set parse_signal_list(std::string_view text) {
 
 int main(int argc, char** argv) {
   sigkit::run_options options;
+  // sigkit-run owns its process: it can leave the forwarded signals blocked
+  // in every thread and take them from the kernel directly (lower latency).
+  options.forward.dequeue_directly = true;
+#if defined(SIGKIT_RUN_VIA_HANDLER)
+  options.forward.dequeue_directly = false;  // a test build of the handler path
+#endif
   bool shell_code = false;
   bool verbose = false;
   std::optional<std::chrono::nanoseconds> kill_after;
@@ -150,6 +159,8 @@ int main(int argc, char** argv) {
       options.spawn.parent_death_signal = parse_signal(value());
     } else if (arg == "--shell-code") {
       shell_code = true;
+    } else if (arg == "--via-handler") {
+      options.forward.dequeue_directly = false;
     } else if (arg == "--no-job-control") {
       options.forward.job_control = false;
     } else if (arg == "-v" || arg == "--verbose") {

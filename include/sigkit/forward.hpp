@@ -11,6 +11,7 @@
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #endif
 
 #include <algorithm>
@@ -38,6 +39,14 @@
 #include "stream.hpp"
 #include "wakeup.hpp"
 
+// signalfd (forward_options::dequeue_directly): Linux. Define
+// SIGKIT_NO_SIGNALFD to keep every signal on the handler path there too.
+#if defined(__linux__) && !defined(SIGKIT_NO_SIGNALFD)
+#define SIGKIT_HAS_SIGNALFD 1
+#else
+#define SIGKIT_HAS_SIGNALFD 0
+#endif
+
 namespace sigkit {
 inline namespace v1 {
 
@@ -58,6 +67,15 @@ struct forward_options {
   /// Forward a SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP or SIGSYS that a user
   /// sent with kill() instead of dying of it (a real fault still kills).
   bool forward_faults = true;
+  /// Linux: the forwarder's thread takes the signals straight from the
+  /// kernel (a signalfd), as a minimal sigwaitinfo() forwarder does, instead
+  /// of through sigkit's handler and a wakeup: less latency per forwarded
+  /// signal, at two costs. Only signals that every other thread blocks are
+  /// taken this way (run() blocks them in its own thread; a signal that
+  /// another thread leaves unblocked still arrives through the handler and
+  /// is forwarded too), and a handler installed before sigkit does not run
+  /// for the signals taken this way. sigkit-run turns it on.
+  bool dequeue_directly = false;
   /// If set, called on the forwarder's thread with a line for each decision
   /// ("forwarded SIGTERM to 1234", "not forwarding SIGINT: ...").
   std::function<void(const std::string&)> log{};
@@ -123,6 +141,76 @@ extern "C" inline void sigkit_v1_fault_forward(int signo, siginfo_t* info, void*
 inline bool is_terminating_request(int signo) noexcept {
   return signo == SIGTERM || signo == SIGINT || signo == SIGQUIT || signo == SIGHUP;
 }
+
+}  // namespace detail
+
+namespace detail {
+
+/// forward_options::dequeue_directly: the calling thread blocks `signals`
+/// and reads them from a signalfd (Linux), for as long as this object
+/// lives on that thread. Inactive (fd() == -1, drain() does nothing) for an
+/// empty set, off Linux, or if the signalfd cannot be made.
+class direct_queue {
+ public:
+  explicit direct_queue(const signal_set& signals) noexcept {
+#if SIGKIT_HAS_SIGNALFD
+    if (signals.empty()) return;
+    const sigset_t set = signals.to_sigset();
+    if (::pthread_sigmask(SIG_BLOCK, &set, &old_) != 0) return;
+    fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd_ < 0) ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);  // the handler path keeps working
+#else
+    (void)signals;
+#endif
+  }
+  direct_queue(const direct_queue&) = delete;
+  direct_queue& operator=(const direct_queue&) = delete;
+  ~direct_queue() {
+#if SIGKIT_HAS_SIGNALFD
+    if (fd_ < 0) return;
+    ::close(fd_);
+    // Whatever is still queued for the process goes back to the handler
+    // path (another thread, or this one once unblocked).
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+#endif
+  }
+
+  int fd() const noexcept { return fd_; }
+
+  /// Calls `f(event)` for every signal queued now.
+  template <class F>
+  void drain(F&& f) const {
+#if SIGKIT_HAS_SIGNALFD
+    if (fd_ < 0) return;
+    signalfd_siginfo batch[16];
+    for (;;) {
+      const ssize_t n = ::read(fd_, batch, sizeof batch);
+      if (n <= 0) return;  // EAGAIN: nothing left (EINTR: the next round)
+      for (std::size_t i = 0; i < static_cast<std::size_t>(n) / sizeof batch[0]; ++i) f(to_event(batch[i]));
+    }
+#else
+    (void)f;
+#endif
+  }
+
+ private:
+#if SIGKIT_HAS_SIGNALFD
+  static event to_event(const signalfd_siginfo& si) noexcept {
+    siginfo_t info{};
+    info.si_signo = static_cast<int>(si.ssi_signo);
+    info.si_code = si.ssi_code;
+    info.si_pid = static_cast<pid_t>(si.ssi_pid);
+    info.si_uid = static_cast<uid_t>(si.ssi_uid);
+    if (info.si_signo == SIGCHLD)
+      info.si_status = si.ssi_status;
+    else
+      info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(si.ssi_ptr));  // NOLINT
+    return make_event(info.si_signo, &info);
+  }
+  sigset_t old_{};
+#endif
+  int fd_ = -1;
+};
 
 }  // namespace detail
 
@@ -379,8 +467,13 @@ class forwarder {
 
     void loop(const std::stop_token& done) {
       std::stop_callback wake(done, [this]() noexcept { poke.notify(); });
+      // SIGCHLD stays on the handler path: other streams (run()'s reaper)
+      // want it too, and it is not on the forwarding path.
+      const detail::direct_queue direct(options.dequeue_directly ? watch.signals() - signal_set{sigkit::child}
+                                                                 : signal_set{});
       while (!done.stop_requested()) {
         while (auto e = watch.try_recv()) on_event(*e);
+        direct.drain([this](const event& e) { on_event(e); });
         if (child_exited()) {
           detail::fault_target.store(detail::fault_child_gone);
           take_terminal_back();
@@ -397,8 +490,9 @@ class forwarder {
           }
           ms = static_cast<int>(std::min<std::int64_t>(left, 1 << 30));
         }
-        pollfd fds[3] = {{watch.fd(), POLLIN, 0}, {poke.fd(), POLLIN, 0}, {pidfd, POLLIN, 0}};
-        ::poll(fds, pidfd >= 0 ? 3 : 2, ms);
+        // Negative descriptors (no pidfd, no signalfd) are skipped by poll().
+        pollfd fds[4] = {{watch.fd(), POLLIN, 0}, {poke.fd(), POLLIN, 0}, {pidfd, POLLIN, 0}, {direct.fd(), POLLIN, 0}};
+        ::poll(fds, 4, ms);
         poke.drain();
       }
     }
@@ -498,18 +592,22 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   forwarder fwd(options.forward);
   child_process c = child_process::spawn(argv, options.spawn);
   fwd.attach(c);
-  // Let the forwarder's own thread take the forwarded signals: blocked in
-  // this thread, the kernel runs sigkit's handler on that one, which then
-  // needs no wakeup from another thread (5 to 7 us less per forwarded
-  // signal on the 2-core VM of bench/RESULTS.md). Blocked after attach(),
-  // so the forwarder thread does not inherit the block; never the
-  // synchronous signals.
-  signal_set deliver_elsewhere = options.forward.signals | signal_set{sigkit::child};
-  for (const signal s : options.forward.signals)
-    if (s.synchronous()) deliver_elsewhere.erase(s);
+  // forward_options::dequeue_directly: the forwarder's thread reads the
+  // forwarded signals from a signalfd, which sees them only while no thread
+  // leaves them unblocked: block them in this thread too (after attach(),
+  // so the forwarder's thread does not inherit the block). SIGCHLD and the
+  // synchronous signals stay on the handler path. Without it nothing is
+  // blocked: leaving the handler to whichever thread the kernel picks is
+  // robust where a sanitizer's runtime keeps a thread's mask for itself
+  // (TSan: a forwarder thread seen with every signal blocked).
+  signal_set deliver_elsewhere;
+  if (options.forward.dequeue_directly) {
+    for (const signal s : options.forward.signals)
+      if (!s.synchronous() && s != sigkit::child) deliver_elsewhere.insert(s);
+  }
   std::error_code block_ec;
   std::optional<scoped_block> quiet;
-  quiet.emplace(deliver_elsewhere, block_ec);  // best effort: failure only costs latency
+  if (!deliver_elsewhere.empty()) quiet.emplace(deliver_elsewhere, block_ec);  // failure only costs latency
   exit_status status;
   if (!options.reap) {
     status = c.wait();
@@ -525,7 +623,7 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
       while (orphans->try_recv()) {
       }
     }
-    quiet.reset();  // the forwarder's thread is gone: take SIGCHLD here again
+    quiet.reset();  // the forwarder's thread is gone
     if (options.wait_descendants) {
       if (c.own_group()) ::kill(-c.pid(), SIGTERM);
       const auto deadline = std::chrono::steady_clock::now() + options.descendants_grace;
