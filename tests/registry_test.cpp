@@ -351,14 +351,24 @@ TEST_CASE("streams and flags can be created and destroyed while signals arrive o
         std::jthread drain([&] {
           while (!stop.load()) (void)anchor.recv_for(10ms);
         });
-        for (int i = 0; i < 3000; ++i) {
+        // The churn must overlap the signals: wait for the sender to be
+        // running, then churn until both 3000 cycles and 200 signals are
+        // done (under valgrind the threads take turns and the sender may
+        // otherwise not run at all while the loop does).
+        const auto deadline = std::chrono::steady_clock::now() + 40s;
+        while (sent.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        REQUIRE(sent.load() > 0);
+        long cycles = 0;
+        for (; cycles < 3000 || (sent.load() < 200 && std::chrono::steady_clock::now() < deadline); ++cycles) {
           sigkit::stream s{{sigkit::user1, sigkit::user2}};
           sigkit::flag f{{sigkit::user1}};
         }
+        const long sent_during = sent.load();
         stop = true;
         sender.join();
         drain.join();
-        CHECK(sent.load() > 0);
+        CHECK(cycles >= 3000);
+        CHECK(sent_during >= 200);
         CHECK(sigkit::disposition_of(sigkit::user1).ours);
       },
       60s);
