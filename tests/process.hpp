@@ -21,6 +21,17 @@
 
 namespace sigkit_test {
 
+// In a forked child before exec: every signal at SIG_DFL, an empty mask
+// (async-signal-safe calls only).
+inline void reset_signal_state() noexcept {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int n = 1; n < NSIG; ++n) ::sigaction(n, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 class process {
  public:
   /// Starts argv with stdin/stdout piped (stderr inherited); the child gets
@@ -35,12 +46,7 @@ class process {
     if (pid_ == 0) {
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
-      struct sigaction dfl {};
-      dfl.sa_handler = SIG_DFL;
-      for (int n = 1; n < NSIG; ++n) ::sigaction(n, &dfl, nullptr);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      reset_signal_state();
       ::execvp(args[0], args.data());
       ::_exit(127);
     }

@@ -49,12 +49,7 @@ class pty_shell {
     pid_ = ::forkpty(&master_, nullptr, nullptr, &ws);
     if (pid_ < 0) return;
     if (pid_ == 0) {
-      struct sigaction dfl {};
-      dfl.sa_handler = SIG_DFL;
-      for (int n = 1; n < NSIG; ++n) ::sigaction(n, &dfl, nullptr);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      reset_signal_state();
       ::setenv("PS1", prompt, 1);
       ::setenv("PS2", "", 1);
       ::setenv("TERM", "dumb", 1);

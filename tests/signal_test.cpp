@@ -163,6 +163,20 @@ TEST_CASE("signal_set converts to and from sigset_t exactly") {
   CHECK(signal_set(full).size() >= static_cast<std::size_t>(NSIG - 3));
 }
 
+TEST_CASE("to_sigset round-trips every catchable signal and leaves out only glibc's reserved ones") {
+  signal_set catchable, reserved;
+  for (int n = 1; n < NSIG; ++n) {
+    if (sig{n}.catchable()) catchable.insert(sig{n});
+    else if (n != SIGKILL && n != SIGSTOP) reserved.insert(sig{n});
+  }
+  CHECK(signal_set(catchable.to_sigset()) == catchable);
+  const signal_set both = catchable | reserved;
+  CHECK(signal_set(both.to_sigset()) == catchable);  // as documented on to_sigset()
+#ifdef __linux__
+  CHECK(reserved == signal_set{sig{32}, sig{33}});
+#endif
+}
+
 TEST_CASE("all_forwardable holds every catchable asynchronous signal but SIGCHLD and SIGIO") {
   const signal_set f = sigkit::all_forwardable();
   for (int n = 1; n < NSIG; ++n) {

@@ -404,7 +404,10 @@ class signal_set {
     return s;
   }
 
-  /// The sigset_t with exactly these signals.
+  /// The sigset_t with exactly these signals, except that glibc's sigaddset
+  /// refuses the real-time signals it reserves for itself (32 and 33 on
+  /// Linux): they are left out, so `signal_set(s.to_sigset()) == s` holds for
+  /// every set of catchable() signals but not for one that holds those two.
   sigset_t to_sigset() const noexcept {
     sigset_t out;
     sigemptyset(&out);
