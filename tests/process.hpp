@@ -196,6 +196,40 @@ inline std::string thread_states(pid_t pid) {
   return out;
 }
 
+/// "name: SigPnd=... ShdPnd=... SigBlk=... SigIgn=... SigCgt=..." of `pid`
+/// and of each of its threads (SigPnd and SigBlk only), for a failure report.
+inline std::string signal_state(pid_t pid) {
+  const auto fields = [](const std::string& path, bool whole) {
+    std::string out;
+    if (FILE* f = std::fopen(path.c_str(), "re")) {
+      char buf[256];
+      while (std::fgets(buf, sizeof buf, f) != nullptr) {
+        const std::string l(buf);
+        for (const char* k : {"Name:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"}) {
+          if (l.rfind(k, 0) != 0) continue;
+          if (!whole && std::string(k) != "SigPnd:" && std::string(k) != "SigBlk:") continue;
+          std::string v = l.substr(std::strlen(k));
+          v.erase(0, v.find_first_not_of(" \t"));
+          if (!v.empty() && v.back() == '\n') v.pop_back();
+          out += std::string(k, std::strlen(k) - 1) + "=" + v + " ";
+        }
+      }
+      std::fclose(f);
+    }
+    return out;
+  };
+  std::string out = std::to_string(pid) + ": " + fields("/proc/" + std::to_string(pid) + "/status", true);
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      out += "[" + std::string(e->d_name) + " " + fields(dir + "/" + e->d_name + "/status", false) + "] ";
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
 /// Every thread's backtrace of `pid` from gdb, if gdb is installed (for a
 /// hang report); empty otherwise.
 inline std::string backtraces(pid_t pid) {

@@ -109,6 +109,17 @@ class pty_shell {
 
   /// Everything read so far.
   const std::string& output() const { return out_; }
+  /// The last `n` characters of the output, control characters escaped.
+  std::string tail(std::size_t n) const {
+    std::string out;
+    for (char c : out_.substr(out_.size() > n ? out_.size() - n : 0)) {
+      if (c == '\r') out += "\\r";
+      else if (c == '\n') out += "\\n";
+      else if (static_cast<unsigned char>(c) < 32) out += "^" + std::string(1, static_cast<char>(c + 64));
+      else out += c;
+    }
+    return out;
+  }
   /// Output from `from` up to the read mark.
   std::string since(std::size_t from) const { return out_.substr(from, mark_ > from ? mark_ - from : 0); }
   std::size_t mark() const { return mark_; }
@@ -243,7 +254,12 @@ inline scenario_result ctrl_c_once(const std::string& wrap, const std::string& r
   for (int round = 0; round < rounds; ++round) {
     const std::size_t from = sh.mark();
     sh.type("\x03");
-    if (!sh.expect("sig SIGINT ")) return {false, "^C never reached the command"};
+    if (!sh.expect("sig SIGINT ")) {
+      const pid_t rec = sh.find(recorder.substr(recorder.rfind('/') + 1).substr(0, 15));
+      return {false, "^C never reached the command (round " + std::to_string(round) + "); the command " +
+                         (rec > 0 ? signal_state(rec) + thread_states(rec) : std::string("not found")) +
+                         "; the terminal's last output: " + sh.tail(400)};
+    }
     sh.line("ping");
     if (!sh.expect("pong")) return {false, "the command stopped answering after ^C"};
     if (sh.count("sig SIGINT ", from) != 1) ++twice;
