@@ -187,6 +187,9 @@ class direct_queue {
       const ssize_t n = ::read(fd_, batch, sizeof batch);
       if (n <= 0) return;  // EAGAIN: nothing left (EINTR: the next round)
       for (std::size_t i = 0; i < static_cast<std::size_t>(n) / sizeof batch[0]; ++i) f(to_event(batch[i]));
+      // A short read emptied the queue: no second read() to hear EAGAIN (a
+      // signal queued since then makes the descriptor readable again).
+      if (static_cast<std::size_t>(n) < sizeof batch) return;
     }
 #else
     (void)f;
@@ -451,7 +454,8 @@ class forwarder {
         send(signo);
         if (terminating) {
           // A stopped child cannot act on it: continue it. (Checked after
-          // the send, so the check is not in the forwarding latency.)
+          // the send, so the check is not in the forwarding latency; not
+          // later, or a stop that came after the send would be undone.)
           refresh_stop_only();
           if (child_stopped) send(SIGCONT);
         }
@@ -471,10 +475,13 @@ class forwarder {
       // want it too, and it is not on the forwarding path.
       const detail::direct_queue direct(options.dequeue_directly ? watch.signals() - signal_set{sigkit::child}
                                                                  : signal_set{});
+      // Whether the child may have exited: always without a pidfd; with one,
+      // at the start and whenever poll() says it is readable (it stays so).
+      bool exit_possible = true;
       while (!done.stop_requested()) {
         while (auto e = watch.try_recv()) on_event(*e);
         direct.drain([this](const event& e) { on_event(e); });
-        if (child_exited()) {
+        if ((exit_possible || pidfd < 0) && child_exited()) {
           detail::fault_target.store(detail::fault_child_gone);
           take_terminal_back();
           return;
@@ -492,7 +499,8 @@ class forwarder {
         }
         // Negative descriptors (no pidfd, no signalfd) are skipped by poll().
         pollfd fds[4] = {{watch.fd(), POLLIN, 0}, {poke.fd(), POLLIN, 0}, {pidfd, POLLIN, 0}, {direct.fd(), POLLIN, 0}};
-        ::poll(fds, 4, ms);
+        const int ready = ::poll(fds, 4, ms);
+        exit_possible = ready < 0 || (ready > 0 && fds[2].revents != 0);  // EINTR: check anyway
         poke.drain();
       }
     }
