@@ -17,8 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 // run_child() with the child's own doctest report (its deliberate failures)
 // sent to /dev/null, so the log shows only this file's real verdicts.
-sigkit_test::child_result run_child(const std::function<void()>& body,
-                                    std::chrono::milliseconds limit = 20s) {
+sigkit_test::child_result run_child(const std::function<void()>& body, std::chrono::milliseconds limit = 20s) {
   return sigkit_test::run_child(
       [&] {
         const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -72,9 +71,11 @@ TEST_CASE("a forked body that throws exits 2, one that dies is reported with its
 
 TEST_CASE("a forked body that hangs is killed by the watchdog and reported as timed out") {
   const auto start = std::chrono::steady_clock::now();
-  const auto r = run_child([] {
-    for (;;) ::pause();
-  }, 300ms);
+  const auto r = run_child(
+      [] {
+        for (;;) ::pause();
+      },
+      300ms);
   CHECK(r.timed_out);
   CHECK_FALSE(r.exited);
   CHECK(std::chrono::steady_clock::now() - start < 10s);

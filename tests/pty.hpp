@@ -113,10 +113,14 @@ class pty_shell {
   std::string tail(std::size_t n) const {
     std::string out;
     for (char c : out_.substr(out_.size() > n ? out_.size() - n : 0)) {
-      if (c == '\r') out += "\\r";
-      else if (c == '\n') out += "\\n";
-      else if (static_cast<unsigned char>(c) < 32) out += "^" + std::string(1, static_cast<char>(c + 64));
-      else out += c;
+      if (c == '\r')
+        out += "\\r";
+      else if (c == '\n')
+        out += "\\n";
+      else if (static_cast<unsigned char>(c) < 32)
+        out += "^" + std::string(1, static_cast<char>(c + 64));
+      else
+        out += c;
     }
     return out;
   }

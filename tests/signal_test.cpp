@@ -166,8 +166,10 @@ TEST_CASE("signal_set converts to and from sigset_t exactly") {
 TEST_CASE("to_sigset round-trips every catchable signal and leaves out only glibc's reserved ones") {
   signal_set catchable, reserved;
   for (int n = 1; n < NSIG; ++n) {
-    if (sig{n}.catchable()) catchable.insert(sig{n});
-    else if (n != SIGKILL && n != SIGSTOP) reserved.insert(sig{n});
+    if (sig{n}.catchable())
+      catchable.insert(sig{n});
+    else if (n != SIGKILL && n != SIGSTOP)
+      reserved.insert(sig{n});
   }
   CHECK(signal_set(catchable.to_sigset()) == catchable);
   const signal_set both = catchable | reserved;
