@@ -489,6 +489,10 @@ class forwarder {
         int ms = -1;
         if (kill_at) {
           const auto left = std::chrono::ceil<std::chrono::milliseconds>(*kill_at - clock::now()).count();
+          // A stop whose SIGCHLD is not handled yet (the handler may still
+          // be on its way on another thread) pauses the escalation too.
+          if (left <= 0) refresh_stop_only();
+          if (!kill_at) continue;  // stopped: paused until it continues
           if (left <= 0) {
             log("kill_after elapsed: killing the child");
             send(SIGKILL);
@@ -496,6 +500,13 @@ class forwarder {
             continue;
           }
           ms = static_cast<int>(std::min<std::int64_t>(left, 1 << 30));
+        } else if (kill_left_stopped) {
+          // Escalation paused by a stop: look again every 100 ms as well as
+          // on SIGCHLD, so a continue whose SIGCHLD is late or lost (TSan's
+          // runtime drops deferred signals) still re-arms it.
+          refresh_stop_only();
+          if (kill_at) continue;
+          ms = 100;
         }
         // Negative descriptors (no pidfd, no signalfd) are skipped by poll().
         pollfd fds[4] = {{watch.fd(), POLLIN, 0}, {poke.fd(), POLLIN, 0}, {pidfd, POLLIN, 0}, {direct.fd(), POLLIN, 0}};
