@@ -174,7 +174,18 @@ TEST_CASE("a child that signals its own process group sees the signal once and c
 
 // A fault sent before the forwarder knew its child's pid used to kill the
 // forwarder (one run in three); now it is kept and forwarded on attach().
-TEST_CASE("user-sent SIGSEGV, SIGABRT and SIGSYS are forwarded and the forwarder survives") {
+// Under ThreadSanitizer a user-sent synchronous signal can hit a known TSan
+// runtime bug: "CHECK failed: tsan_interceptors_posix.cpp:1983
+// ((thr->slot)) != (0)" in CallUserSignalHandler, when the signal lands on a
+// thread waiting in the runtime's SlotAttachAndLock
+// (github.com/google/sanitizers/issues/1541, open; clang 14 here). It killed
+// sigkit-run in one CI run of five; this case runs in every other build.
+#if defined(SIGKIT_TEST_TSAN)
+#define SIGKIT_FAULTS_DECORATOR *doctest::skip()
+#else
+#define SIGKIT_FAULTS_DECORATOR
+#endif
+TEST_CASE("user-sent SIGSEGV, SIGABRT and SIGSYS are forwarded and the forwarder survives" SIGKIT_FAULTS_DECORATOR) {
   in_child([] {
     own_group();
     wrapped w;
