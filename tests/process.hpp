@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <sigkit/inspect.hpp>
+
 #include "support.hpp"
 
 namespace sigkit_test {
@@ -196,37 +198,19 @@ inline std::string thread_states(pid_t pid) {
   return out;
 }
 
-/// "name: SigPnd=... ShdPnd=... SigBlk=... SigIgn=... SigCgt=..." of `pid`
-/// and of each of its threads (SigPnd and SigBlk only), for a failure report.
+/// What sigkit::inspect() reads of `pid` (its /proc status) and of each of
+/// its threads, in one line, for a failure report.
 inline std::string signal_state(pid_t pid) {
-  const auto fields = [](const std::string& path, bool whole) {
-    std::string out;
-    if (FILE* f = std::fopen(path.c_str(), "re")) {
-      char buf[256];
-      while (std::fgets(buf, sizeof buf, f) != nullptr) {
-        const std::string l(buf);
-        for (const char* k : {"Name:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"}) {
-          if (l.rfind(k, 0) != 0) continue;
-          if (!whole && std::string(k) != "SigPnd:" && std::string(k) != "SigBlk:") continue;
-          std::string v = l.substr(std::strlen(k));
-          v.erase(0, v.find_first_not_of(" \t"));
-          if (!v.empty() && v.back() == '\n') v.pop_back();
-          out += std::string(k, std::strlen(k) - 1) + "=" + v + " ";
-        }
-      }
-      std::fclose(f);
-    }
-    return out;
-  };
-  std::string out = std::to_string(pid) + ": " + fields("/proc/" + std::to_string(pid) + "/status", true);
-  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      out += "[" + std::string(e->d_name) + " " + fields(dir + "/" + e->d_name + "/status", false) + "] ";
-    }
-    ::closedir(d);
-  }
+  std::error_code ec;
+  const auto st = sigkit::inspect_status(pid, ec);
+  if (!st) return std::to_string(pid) + ": " + ec.message() + " ";
+  const sigkit::process_signals sig = st->signals();
+  std::string out = std::to_string(pid) + " (" + st->name + "): pending " + sig.pending.to_string() + " blocked " +
+                    sig.blocked.to_string() + " ignored " + sig.ignored.to_string() + " caught " +
+                    sig.caught.to_string() + " ";
+  for (const auto& t : sigkit::inspect_threads(pid, ec))
+    out += "[thread " + std::to_string(t.tid) + ": pending " + t.pending.to_string() + " blocked " +
+           t.blocked.to_string() + "] ";
   return out;
 }
 

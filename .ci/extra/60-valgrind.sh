@@ -3,7 +3,7 @@
 # build (g++; .ci/run builds build/dev first), forked and exec'd children
 # included (--trace-children=yes; forked children are always followed).
 #   bash .ci/extra/60-valgrind.sh [build-dir]     (default build/dev)
-# Suites: signal_test, stream_test, registry_test, fork_test (when present),
+# Suites: signal_test, stream_test, registry_test,
 # bad_input_test. Not the storms (torture_test, fork_storm_test): too slow
 # under valgrind, and they run under ASan/TSan instead.
 #
@@ -47,10 +47,9 @@ declare -A exclude=(
 log_dir=build/valgrind
 mkdir -p "$log_dir"
 failed=0
-for suite in signal_test stream_test registry_test fork_test bad_input_test; do
+for suite in signal_test stream_test registry_test bad_input_test; do
   exe=$tests_dir/$suite
   if [[ ! -x $exe ]]; then
-    [[ $suite == fork_test ]] && { echo "60-valgrind: $suite not built, skipped"; continue; }
     echo "60-valgrind: $exe missing" >&2
     exit 1
   fi

@@ -142,9 +142,14 @@ inline bool is_terminating_request(int signo) noexcept {
   return signo == SIGTERM || signo == SIGINT || signo == SIGQUIT || signo == SIGHUP;
 }
 
-}  // namespace detail
-
-namespace detail {
+/// The signals forward_options::dequeue_directly takes from a signalfd: the
+/// forwarded ones but SIGCHLD, which stays on the handler path (other
+/// streams, run()'s reaper, want it too, and it is not forwarded). Empty
+/// when the option is off. (The forwarded set holds no synchronous signal:
+/// a stream refuses those.)
+inline signal_set directly_dequeued(const forward_options& options) {
+  return options.dequeue_directly ? options.signals - signal_set{sigkit::child} : signal_set{};
+}
 
 /// forward_options::dequeue_directly: the calling thread blocks `signals`
 /// and reads them from a signalfd (Linux), for as long as this object
@@ -471,10 +476,7 @@ class forwarder {
 
     void loop(const std::stop_token& done) {
       std::stop_callback wake(done, [this]() noexcept { poke.notify(); });
-      // SIGCHLD stays on the handler path: other streams (run()'s reaper)
-      // want it too, and it is not on the forwarding path.
-      const detail::direct_queue direct(options.dequeue_directly ? watch.signals() - signal_set{sigkit::child}
-                                                                 : signal_set{});
+      const detail::direct_queue direct(detail::directly_dequeued(options));
       // Whether the child may have exited: always without a pidfd; with one,
       // at the start and whenever poll() says it is readable (it stays so).
       bool exit_possible = true;
@@ -489,11 +491,11 @@ class forwarder {
         int ms = -1;
         if (kill_at) {
           const auto left = std::chrono::ceil<std::chrono::milliseconds>(*kill_at - clock::now()).count();
-          // A stop whose SIGCHLD is not handled yet (the handler may still
-          // be on its way on another thread) pauses the escalation too.
-          if (left <= 0) refresh_stop_only();
-          if (!kill_at) continue;  // stopped: paused until it continues
           if (left <= 0) {
+            // A stop whose SIGCHLD is not handled yet (the handler may still
+            // be on its way on another thread) pauses the escalation too.
+            refresh_stop_only();
+            if (!kill_at) continue;  // stopped: paused until it continues
             log("kill_after elapsed: killing the child");
             send(SIGKILL);
             kill_at.reset();
@@ -614,16 +616,11 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   // forward_options::dequeue_directly: the forwarder's thread reads the
   // forwarded signals from a signalfd, which sees them only while no thread
   // leaves them unblocked: block them in this thread too (after attach(),
-  // so the forwarder's thread does not inherit the block). SIGCHLD and the
-  // synchronous signals stay on the handler path. Without it nothing is
-  // blocked: leaving the handler to whichever thread the kernel picks is
-  // robust where a sanitizer's runtime keeps a thread's mask for itself
-  // (TSan: a forwarder thread seen with every signal blocked).
-  signal_set deliver_elsewhere;
-  if (options.forward.dequeue_directly) {
-    for (const signal s : options.forward.signals)
-      if (!s.synchronous() && s != sigkit::child) deliver_elsewhere.insert(s);
-  }
+  // so the forwarder's thread does not inherit the block). Without it
+  // nothing is blocked: leaving the handler to whichever thread the kernel
+  // picks is robust where a sanitizer's runtime keeps a thread's mask for
+  // itself (TSan: a forwarder thread seen with every signal blocked).
+  const signal_set deliver_elsewhere = detail::directly_dequeued(options.forward);
   std::error_code block_ec;
   std::optional<scoped_block> quiet;
   if (!deliver_elsewhere.empty()) quiet.emplace(deliver_elsewhere, block_ec);  // failure only costs latency
