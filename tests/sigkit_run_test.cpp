@@ -1,6 +1,8 @@
 // Tests for forwarding (sigkit/forward.hpp) through the sigkit-run tool:
 // every signal forwarded once and fast, no loops, faults survived, kill_after,
 // job control, exit mirroring, exec failures, reaping.
+#include <sigkit/forward.hpp>
+#include <sigkit/inspect.hpp>
 #include <sigkit/signal.hpp>
 
 #include <sys/syscall.h>
@@ -11,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -303,6 +306,89 @@ TEST_CASE("a terminating request for a stopped child is followed by SIGCONT so i
     REQUIRE(::kill(w.p.pid(), SIGTERM) == 0);
     CHECK(w.p.line_starting("sig SIGTERM ").has_value());
     CHECK(sigkit_test::wait_state(w.child, 'T', true));
+  });
+}
+
+// The library's forwarder itself, so that the test can act between the
+// send and the forwarder's look at the child: its log callback runs right
+// after each send, on the forwarder's thread.
+TEST_CASE("a child that took the request and was stopped afterwards is not continued") {
+  in_child([] {
+    own_group();
+    // Taken from a signalfd by the forwarder's thread (this thread blocks
+    // them), so the test does not depend on how a sanitizer delivers signals.
+    const sigkit::signal_set forwarded{sigkit::signal{SIGTERM}, sigkit::signal{SIGUSR1}};
+    const sigset_t set = forwarded.to_sigset();
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0);
+    // A shell that catches both (its own group, so that cleanup kills its sleep too).
+    auto child = sigkit::child::spawn({"/bin/sh", "-c", "trap 'n=1' TERM USR1; while :; do sleep 1; done"},
+                                      {.new_process_group = true});
+    const pid_t pid = child.pid();
+    const auto caught = [pid] {
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (sigkit::inspect(pid).caught.contains(sigkit::signal{SIGUSR1})) return true;
+        ::usleep(1000);
+      }
+      return false;
+    };
+    REQUIRE_MESSAGE(caught(), "the shell did not install its traps");
+
+    std::mutex m;
+    std::vector<std::string> log;
+    std::atomic<bool> stopped{false};
+    sigkit::forward_options o;
+    o.signals = forwarded;
+    o.job_control = false;
+    o.dequeue_directly = true;
+    o.log = [&](const std::string& line) {
+      {
+        const std::lock_guard lock(m);
+        log.push_back(line);
+      }
+      if (line.rfind("forwarded SIGTERM", 0) != 0 || stopped) return;
+      // The child takes the request, and is stopped by someone else before
+      // the forwarder looks at it.
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (sigkit::inspect(pid).pending.contains(sigkit::signal{SIGTERM}) &&
+             std::chrono::steady_clock::now() < deadline)
+        ::usleep(1000);
+      ::kill(pid, SIGSTOP);
+      (void)sigkit_test::wait_state(pid, 'T');
+      stopped = true;
+    };
+    const auto logged = [&](const std::string& start) {
+      const std::lock_guard lock(m);
+      for (const auto& l : log)
+        if (l.rfind(start, 0) == 0) return true;
+      return false;
+    };
+    // From another process: the forwarder skips what this process sends.
+    const auto send_from_other = [](int signo) {
+      const pid_t self = ::getpid();
+      const pid_t k = ::fork();
+      if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
+      int st = 0;
+      return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    };
+    const auto wait_until = [](const std::function<bool()>& done) {
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (!done() && std::chrono::steady_clock::now() < deadline) ::usleep(1000);
+      return done();
+    };
+    {
+      sigkit::forwarder f(child, o);
+      REQUIRE(send_from_other(SIGTERM));
+      REQUIRE_MESSAGE(wait_until([&] { return stopped.load(); }), "the forwarder did not forward SIGTERM");
+      // Anything forwarded after SIGTERM is logged after the forwarder's
+      // decision about the stopped child.
+      REQUIRE(send_from_other(SIGUSR1));
+      REQUIRE_MESSAGE(wait_until([&] { return logged("forwarded SIGUSR1"); }), "SIGUSR1 was not forwarded");
+      CHECK_MESSAGE(!logged("forwarded SIGCONT"), "the forwarder continued a child that had taken the request");
+      CHECK(sigkit_test::proc_state(pid) == 'T');
+      ::kill(-pid, SIGKILL);
+    }
+    CHECK(child.wait().signal() == sigkit::signal{SIGKILL});
   });
 }
 

@@ -34,6 +34,7 @@
 
 #include "action.hpp"
 #include "child.hpp"
+#include "inspect.hpp"
 #include "mask.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
@@ -238,7 +239,9 @@ class direct_queue {
 ///    sees the job stopped; when the forwarder is continued, it continues a
 ///    stopped child and gives it the terminal back if it had it;
 ///  - a SIGTERM/SIGINT/SIGQUIT/SIGHUP for a stopped child is followed by
-///    SIGCONT so that it can act on it;
+///    SIGCONT so that it can act on it, if the child is seen stopped with
+///    the request still pending (a child that took the request and was
+///    stopped afterwards stays stopped);
 ///  - with kill_after, SIGKILL follows a terminating request after that
 ///    long, or at once on the second one.
 class forwarder {
@@ -391,7 +394,11 @@ class forwarder {
         kill_at.reset();
       }
       log("child stopped by " + std::string(signal{by}.name()));
-      if (!options.job_control) return;
+      if (options.job_control) follow_stop();
+    }
+
+    // Job control: stop this process too, as the child did.
+    void follow_stop() {
       take_terminal_back();
       log("stopping this process too");
       // raise() (tgkill to this thread), not kill(getpid()): a process-wide
@@ -402,6 +409,15 @@ class forwarder {
       ::raise(SIGSTOP);
       // Continued: the SIGCONT event (or the next refresh) continues the child.
       continue_child_if_stopped();
+    }
+
+    // Whether `signo` is still pending in the child (so it has not acted on
+    // it). Where /proc cannot tell, assume it is.
+    bool request_pending(int signo) const {
+      std::error_code ec;
+      const auto status = inspect_status(pid, ec);
+      if (!status) return true;
+      return status->signals().pending.contains(signal{signo});
     }
 
     void on_child_continued() {
@@ -458,11 +474,19 @@ class forwarder {
       } else {
         send(signo);
         if (terminating) {
-          // A stopped child cannot act on it: continue it. (Checked after
-          // the send, so the check is not in the forwarding latency; not
-          // later, or a stop that came after the send would be undone.)
+          // A stopped child cannot act on the request: continue it. Checked
+          // after the send, so the check is not in the forwarding latency;
+          // a child seen stopped is continued only if the request is still
+          // pending in it, so a child that took the request and was stopped
+          // afterwards stays stopped (and job control follows that stop).
+          const bool seen_stopped = child_stopped;
           refresh_stop_only();
-          if (child_stopped) send(SIGCONT);
+          if (child_stopped) {
+            if (request_pending(signo))
+              send(SIGCONT);
+            else if (!seen_stopped && options.job_control)
+              follow_stop();
+          }
         }
       }
       if (terminating && options.kill_after.count() > 0 && !kill_at && !kill_left_stopped) {
