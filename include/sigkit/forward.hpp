@@ -239,9 +239,10 @@ class direct_queue {
 ///    sees the job stopped; when the forwarder is continued, it continues a
 ///    stopped child and gives it the terminal back if it had it;
 ///  - a SIGTERM/SIGINT/SIGQUIT/SIGHUP for a stopped child is followed by
-///    SIGCONT so that it can act on it, if the child is seen stopped with
-///    the request still pending (a child that took the request and was
-///    stopped afterwards stays stopped);
+///    SIGCONT so that it can act on it; not if the child took the request
+///    and was stopped afterwards (on Linux /proc/PID/status tells: the
+///    request is neither pending nor ignored there; elsewhere, and with
+///    to_group, the child is always continued);
 ///  - with kill_after, SIGKILL follows a terminating request after that
 ///    long, or at once on the second one.
 class forwarder {
@@ -329,6 +330,7 @@ class forwarder {
     std::atomic<std::uint64_t> forwarded{0};
 
     bool child_stopped = false;
+    bool stop_to_follow = false;                       // job control: a stop read but not followed yet
     std::optional<clock::time_point> kill_at;          // armed escalation
     std::optional<clock::duration> kill_left_stopped;  // paused while stopped
 
@@ -336,7 +338,7 @@ class forwarder {
       if (options.log) options.log(line);
     }
 
-    void send(int signo) {
+    bool send(int signo) {
       const pid_t target = options.to_group && pgid > 0 ? -pgid : pid;
       int r;
 #if SIGKIT_HAS_PIDFD
@@ -353,6 +355,7 @@ class forwarder {
       } else if (options.log) {
         log("could not forward " + std::string(signal{signo}.name()) + ": " + std::generic_category().message(errno));
       }
+      return r == 0;
     }
 
     /// Why an event must not be forwarded, or nullptr.
@@ -367,7 +370,10 @@ class forwarder {
       return nullptr;
     }
 
-    void refresh_child_state() {
+    // Reads the child's stops and continues (waitid reports each once). A
+    // stop is followed for job control at once if `follow`, else by the
+    // loop before it waits again.
+    void refresh_child_state(bool follow = true) {
       for (;;) {
         siginfo_t info{};
         int r;
@@ -380,21 +386,25 @@ class forwarder {
           r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WCONTINUED | WNOHANG);
         if (r != 0 || info.si_pid == 0) return;
         if (info.si_code == CLD_STOPPED || info.si_code == CLD_TRAPPED) {
-          if (!child_stopped) on_child_stopped(info.si_status);
+          if (!child_stopped) on_child_stopped(info.si_status, follow);
         } else if (info.si_code == CLD_CONTINUED) {
           if (child_stopped) on_child_continued();
         }
       }
     }
 
-    void on_child_stopped(int by) {
+    void on_child_stopped(int by, bool follow) {
       child_stopped = true;
       if (kill_at) {
         kill_left_stopped = *kill_at - clock::now();
         kill_at.reset();
       }
       log("child stopped by " + std::string(signal{by}.name()));
-      if (options.job_control) follow_stop();
+      if (!options.job_control) return;
+      if (follow)
+        follow_stop();
+      else
+        stop_to_follow = true;
     }
 
     // Job control: stop this process too, as the child did.
@@ -411,17 +421,31 @@ class forwarder {
       continue_child_if_stopped();
     }
 
-    // Whether `signo` is still pending in the child (so it has not acted on
-    // it). Where /proc cannot tell, assume it is.
-    bool request_pending(int signo) const {
+    // Whether the stopped child has yet to act on `signo`: it is still
+    // pending there, or the child ignores it (then the kernel discarded it,
+    // and only a SIGCONT lets kill_after's clock run). With to_group the
+    // whole group was sent it and may be stopped: always true. Where /proc
+    // cannot tell (none, or another pid namespace's), true as well.
+    bool request_unacted(int signo) const {
+      if (options.to_group) return true;
       std::error_code ec;
       const auto status = inspect_status(pid, ec);
-      if (!status) return true;
-      return status->signals().pending.contains(signal{signo});
+      if (!status || status->ppid != ::getpid()) return true;
+      const auto seen = status->signals();
+      const signal s{signo};
+      return seen.pending.contains(s) || (seen.ignored.contains(s) && !seen.blocked.contains(s));
+    }
+
+    // SIGCONT to the child. The kernel continues it before kill() returns,
+    // so it counts as continued now (its CLD_CONTINUED may come later, or,
+    // if it is stopped again first, never).
+    void continue_child() {
+      if (send(SIGCONT)) on_child_continued();
     }
 
     void on_child_continued() {
       child_stopped = false;
+      stop_to_follow = false;
       if (kill_left_stopped) {
         kill_at = clock::now() + *kill_left_stopped;
         kill_left_stopped.reset();
@@ -432,17 +456,12 @@ class forwarder {
       refresh_stop_only();
       if (!child_stopped) return;
       give_terminal_again();
-      send(SIGCONT);
+      continue_child();
     }
 
-    // Like refresh_child_state but never stops this process (used right
-    // after we were continued).
-    void refresh_stop_only() {
-      const bool jc = options.job_control;
-      options.job_control = false;
-      refresh_child_state();
-      options.job_control = jc;
-    }
+    // Like refresh_child_state but never stops this process here: a stop
+    // it reads is followed by the loop.
+    void refresh_stop_only() { refresh_child_state(false); }
 
     void take_terminal_back() {
       if (tty < 0) return;
@@ -476,17 +495,11 @@ class forwarder {
         if (terminating) {
           // A stopped child cannot act on the request: continue it. Checked
           // after the send, so the check is not in the forwarding latency;
-          // a child seen stopped is continued only if the request is still
-          // pending in it, so a child that took the request and was stopped
-          // afterwards stays stopped (and job control follows that stop).
-          const bool seen_stopped = child_stopped;
+          // a child seen stopped is continued only if it has yet to act on
+          // the request, so a child that took it and was stopped afterwards
+          // stays stopped (and job control follows that stop).
           refresh_stop_only();
-          if (child_stopped) {
-            if (request_pending(signo))
-              send(SIGCONT);
-            else if (!seen_stopped && options.job_control)
-              follow_stop();
-          }
+          if (child_stopped && request_unacted(signo)) continue_child();
         }
       }
       if (terminating && options.kill_after.count() > 0 && !kill_at && !kill_left_stopped) {
@@ -511,6 +524,11 @@ class forwarder {
           detail::fault_target.store(detail::fault_child_gone);
           take_terminal_back();
           return;
+        }
+        if (stop_to_follow) {  // a stop read where it could not be followed
+          stop_to_follow = false;
+          if (child_stopped) follow_stop();
+          continue;
         }
         int ms = -1;
         if (kill_at) {
