@@ -157,14 +157,12 @@ inline char proc_state(pid_t pid) { return proc_stat(pid).state; }
 /// Waits until `pid` (a child of this process) has exited, without reaping
 /// it; true if it did within `limit`.
 inline bool wait_gone_or(pid_t pid, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
-      return true;
-    ::usleep(500);
-  }
-  return false;
+  return wait_until(
+      [pid] {
+        siginfo_t info{};
+        return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+      },
+      limit, 500us);
 }
 
 /// "tid:state:wchan" of every thread of `pid`, for a hang report.
@@ -230,12 +228,7 @@ inline std::string backtraces(pid_t pid) {
 
 /// Waits until `pid`'s state is (or, with `negate`, is no longer) `state`.
 inline bool wait_state(pid_t pid, char state, bool negate = false, std::chrono::milliseconds limit = 5000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if ((proc_state(pid) == state) != negate) return true;
-    ::usleep(1000);
-  }
-  return false;
+  return wait_until([&] { return (proc_state(pid) == state) != negate; }, limit);
 }
 
 }  // namespace sigkit_test

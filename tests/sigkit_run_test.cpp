@@ -327,7 +327,8 @@ struct direct_forwarding {
   direct_forwarding(const std::string& script, const std::function<bool(const sigkit::proc_status&)>& ready)
       : child(sigkit::child_process::spawn({"/bin/sh", "-c", script}, {.new_process_group = true})) {
     const pid_t pid = child.pid();
-    REQUIRE_MESSAGE(wait_until([&] { return ready(sigkit::inspect_status(pid)); }), "the child did not get ready");
+    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return ready(sigkit::inspect_status(pid)); }, 5s),
+                    "the child did not get ready");
   }
   ~direct_forwarding() {
     ::kill(-child.pid(), SIGKILL);
@@ -339,11 +340,6 @@ struct direct_forwarding {
   direct_forwarding(const direct_forwarding&) = delete;
   direct_forwarding& operator=(const direct_forwarding&) = delete;
 
-  static bool wait_until(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!done() && std::chrono::steady_clock::now() < deadline) ::usleep(1000);
-    return done();
-  }
   bool logged(const std::string& start) {
     const std::lock_guard lock(m);
     for (const auto& l : log)
@@ -383,9 +379,11 @@ struct direct_forwarding {
     };
     sigkit::forwarder f(child, o);
     REQUIRE(send_from_other(SIGTERM));
-    REQUIRE_MESSAGE(wait_until([&] { return term_done.load(); }), "the forwarder did not forward SIGTERM");
+    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return term_done.load(); }, 5s),
+                    "the forwarder did not forward SIGTERM");
     REQUIRE(send_from_other(SIGUSR1));
-    REQUIRE_MESSAGE(wait_until([&] { return logged("forwarded SIGUSR1"); }), "SIGUSR1 was not forwarded");
+    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return logged("forwarded SIGUSR1"); }, 5s),
+                    "SIGUSR1 was not forwarded");
   }
 };
 
@@ -398,8 +396,8 @@ TEST_CASE("a child that took the request and was stopped afterwards is not conti
     d.after_term = [pid] {
       // The child takes the request, and is stopped by someone else before
       // the forwarder looks at it.
-      (void)direct_forwarding::wait_until(
-          [pid] { return !sigkit::inspect(pid).pending.contains(sigkit::signal{SIGTERM}); });
+      (void)sigkit_test::wait_until([pid] { return !sigkit::inspect(pid).pending.contains(sigkit::signal{SIGTERM}); },
+                                    5s);
       ::kill(pid, SIGSTOP);
       (void)sigkit_test::wait_state(pid, 'T');
     };

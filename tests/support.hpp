@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
 
 #if defined(__SANITIZE_THREAD__)
 #define SIGKIT_TEST_TSAN 1
@@ -81,5 +82,17 @@ struct all_dispositions {
 
 /// Path of a helper program built from tests/helpers/.
 std::string helper_path(const std::string& name);
+
+/// Waits until `pred` holds, for at most `limit`, looking every `step`; true
+/// if it held in time.
+template <class P>
+bool wait_until(P pred, std::chrono::milliseconds limit, std::chrono::microseconds step = 1ms) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(step);
+  }
+  return true;
+}
 
 }  // namespace sigkit_test

@@ -133,15 +133,10 @@ struct proc_result {
   std::uint64_t eagain;
 };
 
-// Waits until `pred` holds, for at most `limit`; yields in between.
+// Waits until `pred` holds, for at most `limit`, looking every 50 µs.
 template <class P>
 bool wait_until(P pred, std::chrono::milliseconds limit) {
-  const auto deadline = clock_type::now() + limit;
-  while (!pred()) {
-    if (clock_type::now() >= deadline) return pred();
-    std::this_thread::sleep_for(50us);
-  }
-  return true;
+  return sigkit_test::wait_until(pred, limit, 50us);
 }
 
 std::mutex g_problems_lock;
