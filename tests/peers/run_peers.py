@@ -392,10 +392,10 @@ def print_table(table, grouped):
             counts = {}
             for test, by_target in members:
                 counts.setdefault(cell(by_target.get(target, [])), []).append(test)
-            if len(members) == 1 or list(counts) == ["-"]:
+            if len(counts) == 1:
                 cols.append(next(iter(counts)))
             else:
-                cols.append("; ".join("%s %d/%d" % (c, len(ts), len(members)) for c, ts in sorted(counts.items())))
+                cols.append("; ".join("%s (%d of %d)" % (c, len(ts), len(members)) for c, ts in sorted(counts.items())))
         name = key if len(members) == 1 else "%s[...] (%d variants)" % (key, len(members))
         print("| %s | %s | %s | %s |" % (suite, name.replace("|", "\\|"), cols[0], cols[1]))
 
@@ -441,9 +441,18 @@ def main():
     parser.add_argument("--full", action="store_true", help="one row per test id (default: parametrized "
                         "variants of one pytest test share a row)")
     parser.add_argument("--json", help="write every run's raw results here")
+    parser.add_argument("--from-json", help="print the table (and check) of runs saved with --json, running nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the suites' own output")
     args = parser.parse_args()
 
+    if args.from_json:
+        with open(args.from_json) as f:
+            raw = json.load(f)
+        table = {}
+        for run in raw:
+            for test, r in run["results"].items():
+                table.setdefault((run["suite"], test), {}).setdefault(run["target"], []).append(r)
+        return report(table, args)
     if not args.sigkit_run:
         skip("no sigkit-run given (the build has no sigkit-run target)")
     if not args.peers_dir:
@@ -504,20 +513,27 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(raw, f, indent=1)
+    return report(table, args)
 
+
+def report(table, args):
     print()
     print_table(table, grouped=not args.full)
     print()
     failures = [(k, t, r) for k, v in sorted(table.items()) for t, runs in v.items() for r in runs
-                if r["outcome"] != "passed" or r.get("left")]
+                if r["outcome"] != "passed"]
     if failures:
-        print("Failures and leftovers (first line of each):")
+        print("Results other than a pass (first line of each):")
         for (suite, test), target, r in failures:
             extra = " [left running: %s]" % ", ".join(r["left"]) if r.get("left") else ""
             notes = " {%s}" % "; ".join(r["notes"]) if r.get("notes") else ""
             params = " (%s)" % r["params"] if r.get("params") else ""
             print("  %s | %s%s | %s: %s %s%s%s" % (suite, test, params, target, r["outcome"], r["message"], notes,
                                                   extra))
+        print()
+    left = sum(1 for v in table.values() for runs in v.values() for r in runs if r["outcome"] == "passed" and r.get("left"))
+    if left:
+        print("%d passing runs left processes behind (killed after the test; --json has them)." % left)
         print()
     for line in summary(table):
         print(line)
