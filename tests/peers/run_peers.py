@@ -196,14 +196,34 @@ def read_notes(log_file):
 # ---------------------------------------------------------------- suites
 
 
+def fresh(*paths):
+    for path in paths:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def run_suite(what, cmd, result_file, log_file, args, **kwargs):
+    """Runs one process that writes its results to result_file; returns
+    them, each with the wrappers' notes."""
+    code, output = run_reaping(cmd, args.suite_timeout, **kwargs)
+    if args.verbose:
+        print(output)
+    if not os.path.exists(result_file):
+        sys.exit("peers: %s wrote no results (exit %s):\n%s" % (what, code, output[-3000:]))
+    with open(result_file) as f:
+        results = json.load(f)
+    notes = read_notes(log_file)
+    for test, r in results.items():
+        r["notes"] = notes.get(test, [])
+    return results
+
+
 def run_dumb_init(src, binary, target, work, sigkit_run, args):
     bindir = os.path.join(work, "dumb-init-as-" + target)
     link(bindir, "dumb-init", binary)
     log_file = os.path.join(work, "notes-dumb-init-%s.tsv" % target)
     result_file = os.path.join(work, "result-dumb-init-%s.json" % target)
-    for f in (log_file, result_file):
-        if os.path.exists(f):
-            os.remove(f)
+    fresh(log_file, result_file)
     env = base_env(work, sigkit_run, log_file)
     env["PATH"] = bindir + os.pathsep + env["PATH"]
     env["PYTHONPATH"] = HERE + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -213,16 +233,7 @@ def run_dumb_init(src, binary, target, work, sigkit_run, args):
         cmd += ["-k", args.k]
     cmd.append("tests")
     log("dumb-init's suite against %s (%s)" % (target, binary))
-    code, output = run_reaping(cmd, args.suite_timeout, cwd=src, env=env)
-    if args.verbose:
-        print(output)
-    if not os.path.exists(result_file):
-        sys.exit("peers: dumb-init's pytest wrote no results (exit %s):\n%s" % (code, output[-3000:]))
-    with open(result_file) as f:
-        results = json.load(f)
-    notes = read_notes(log_file)
-    for test, r in results.items():
-        r["notes"] = notes.get(test, [])
+    results = run_suite("dumb-init's pytest", cmd, result_file, log_file, args, cwd=src, env=env)
     if args.pid1:
         results.update(run_test_zombies(src, binary, target, work, sigkit_run))
     return results
@@ -249,9 +260,7 @@ def run_tini(src, binary, sigconf, target, work, sigkit_run, args):
     for whole in ([False, True] if not args.k else [False]):
         log_file = os.path.join(work, "notes-tini-%s.tsv" % target)
         result_file = os.path.join(work, "result-tini-%s.json" % target)
-        for f in (log_file, result_file):
-            if os.path.exists(f):
-                os.remove(f)
+        fresh(log_file, result_file)
         env = base_env(work, sigkit_run, log_file)
         env.update(
             {
@@ -267,19 +276,10 @@ def run_tini(src, binary, sigconf, target, work, sigkit_run, args):
         if whole:
             cmd.append("--whole")
         log("tini's suite against %s (%s)%s" % (target, binary, ", unchanged, as a whole" if whole else ""))
-        code, output = run_reaping(cmd, args.suite_timeout, cwd=src, env=env)
-        if args.verbose:
-            print(output)
-        if not os.path.exists(result_file):
-            sys.exit("peers: tini's driver wrote no results (exit %s):\n%s" % (code, output[-3000:]))
-        with open(result_file) as f:
-            part = json.load(f)
-        notes = read_notes(log_file)
+        part = run_suite("tini's driver", cmd, result_file, log_file, args, cwd=src, env=env)
         for test, r in part.items():
-            r["notes"] = notes.get(test, [])
-            if args.k and not re.search(args.k, test):
-                continue
-            results[test] = r
+            if not args.k or any(w.lower() in test.lower() for w in args.k.split(" or ")):
+                results[test] = r
     return results
 
 
@@ -433,7 +433,8 @@ def main():
     parser.add_argument("--tini-bin", help="test this tini binary instead of building one")
     parser.add_argument("--dumb-init-bin", help="test this dumb-init binary instead of building one")
     parser.add_argument("--repeat", type=int, default=1, help="run everything N times (finds the flaky tests)")
-    parser.add_argument("-k", help="only tests matching (pytest -k expression; a regular expression for tini)")
+    parser.add_argument("-k", help="only tests matching: a pytest -k expression for dumb-init; for tini, "
+                        "words joined by ' or ', one of which its name must contain")
     parser.add_argument("--no-pid1", dest="pid1", action="store_false", help="leave out the PID 1 (unshare) test")
     parser.add_argument("--test-timeout", type=float, default=60, help="seconds per tini test (default 60)")
     parser.add_argument("--suite-timeout", type=float, default=1800, help="seconds per suite run (default 1800)")
