@@ -1,4 +1,4 @@
-// sigkit/child.hpp - child processes that start with a clean signal state,
+// sigkit/child_process.hpp - child processes that start with a clean signal state,
 // are owned by pid file descriptor, and whose exit can be mirrored.
 #pragma once
 

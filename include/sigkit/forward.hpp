@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "action.hpp"
-#include "child.hpp"
+#include "child_process.hpp"
 #include "inspect.hpp"
 #include "mask.hpp"
 #include "signal.hpp"

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "action.hpp"    // IWYU pragma: export
-#include "child.hpp"     // IWYU pragma: export
+#include "child_process.hpp"  // IWYU pragma: export
 #include "error.hpp"     // IWYU pragma: export
 #include "flag.hpp"      // IWYU pragma: export
 #include "forward.hpp"   // IWYU pragma: export

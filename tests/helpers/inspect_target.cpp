@@ -16,7 +16,7 @@
 // numbers, waits for it, ends the thread and the child, and exits with
 // COMMAND's exit code (128 + N if a signal N killed it).
 #include <sigkit/action.hpp>
-#include <sigkit/child.hpp>
+#include <sigkit/child_process.hpp>
 #include <sigkit/mask.hpp>
 #include <sigkit/stream.hpp>
 
