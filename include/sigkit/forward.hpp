@@ -9,10 +9,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -34,18 +30,17 @@
 
 #include "action.hpp"
 #include "child_process.hpp"
+#include "detail/deadline.hpp"
+#include "detail/platform.hpp"
+#include "detail/sys.hpp"
 #include "inspect.hpp"
 #include "mask.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
 #include "wakeup.hpp"
 
-// signalfd (forward_options::dequeue_directly): Linux. Define
-// SIGKIT_NO_SIGNALFD to keep every signal on the handler path there too.
-#if defined(__linux__) && !defined(SIGKIT_NO_SIGNALFD)
-#define SIGKIT_HAS_SIGNALFD 1
-#else
-#define SIGKIT_HAS_SIGNALFD 0
+#if SIGKIT_HAVE_SIGNALFD
+#include <sys/signalfd.h>
 #endif
 
 namespace sigkit {
@@ -159,7 +154,7 @@ inline signal_set directly_dequeued(const forward_options& options) {
 class direct_queue {
  public:
   explicit direct_queue(const signal_set& signals) noexcept {
-#if SIGKIT_HAS_SIGNALFD
+#if SIGKIT_HAVE_SIGNALFD
     if (signals.empty()) return;
     const sigset_t set = signals.to_sigset();
     if (::pthread_sigmask(SIG_BLOCK, &set, &old_) != 0) return;
@@ -172,7 +167,7 @@ class direct_queue {
   direct_queue(const direct_queue&) = delete;
   direct_queue& operator=(const direct_queue&) = delete;
   ~direct_queue() {
-#if SIGKIT_HAS_SIGNALFD
+#if SIGKIT_HAVE_SIGNALFD
     if (fd_ < 0) return;
     ::close(fd_);
     // Whatever is still queued for the process goes back to the handler
@@ -186,7 +181,7 @@ class direct_queue {
   /// Calls `f(event)` for every signal queued now.
   template <class F>
   void drain(F&& f) const {
-#if SIGKIT_HAS_SIGNALFD
+#if SIGKIT_HAVE_SIGNALFD
     if (fd_ < 0) return;
     signalfd_siginfo batch[16];
     for (;;) {
@@ -203,7 +198,7 @@ class direct_queue {
   }
 
  private:
-#if SIGKIT_HAS_SIGNALFD
+#if SIGKIT_HAVE_SIGNALFD
   static event to_event(const signalfd_siginfo& si) noexcept {
     siginfo_t info{};
     info.si_signo = static_cast<int>(si.ssi_signo);
@@ -340,13 +335,7 @@ class forwarder {
 
     bool send(int signo) {
       const pid_t target = options.to_group && pgid > 0 ? -pgid : pid;
-      int r;
-#if SIGKIT_HAS_PIDFD
-      if (target == pid && pidfd >= 0)
-        r = static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
-      else
-#endif
-        r = ::kill(target, signo);
+      const int r = target == pid ? detail::signal_child(pid, pidfd, signo) : detail::sys().kill(target, signo);
       if (r == 0) {
         forwarded.fetch_add(1);
         if (options.log)
@@ -376,14 +365,7 @@ class forwarder {
     void refresh_child_state(bool follow = true) {
       for (;;) {
         siginfo_t info{};
-        int r;
-#if SIGKIT_HAS_PIDFD
-        if (pidfd >= 0)
-          r = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info,
-                       WSTOPPED | WCONTINUED | WNOHANG);
-        else
-#endif
-          r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WCONTINUED | WNOHANG);
+        const int r = detail::wait_child(pid, pidfd, &info, WSTOPPED | WCONTINUED | WNOHANG);
         if (r != 0 || info.si_pid == 0) return;
         if (info.si_code == CLD_STOPPED || info.si_code == CLD_TRAPPED) {
           if (!child_stopped) on_child_stopped(info.si_status, follow);
@@ -562,13 +544,7 @@ class forwarder {
 
     bool child_exited() const {
       siginfo_t info{};
-      int r;
-#if SIGKIT_HAS_PIDFD
-      if (pidfd >= 0)
-        r = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT);
-      else
-#endif
-        r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+      const int r = detail::wait_child(pid, pidfd, &info, WEXITED | WNOHANG | WNOWAIT);
       return r != 0 || info.si_pid != 0;  // an error (ECHILD): already reaped
     }
   };
@@ -646,10 +622,10 @@ inline void reap_orphans(pid_t keep) {
 /// the child, forwards signals until it exits, and returns how it ended
 /// (call mirror() on the result to exit the same way).
 inline exit_status run(std::span<const std::string> argv, const run_options& options = {}) {
-#if defined(__linux__)
-  if (options.reap && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+  // Where there is no subreaper (ENOTSUP), orphans go to init as usual and
+  // only this process's own children are reaped.
+  if (options.reap && detail::become_subreaper() != 0 && errno != ENOTSUP)
     throw std::system_error(detail::last_error(), "sigkit::run: PR_SET_CHILD_SUBREAPER");
-#endif
   std::optional<sigkit::stream> orphans;
   if (options.reap) orphans.emplace(signal_set{sigkit::child});
   forwarder fwd(options.forward);

@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/platform.hpp"
 #include "error.hpp"
 #include "signal.hpp"
 
@@ -444,14 +445,10 @@ inline std::vector<pid_t> receiving_threads(const std::vector<thread_signals>& t
 
 namespace detail {
 
-/// True where /proc has the Linux layout read below. Defining
-/// SIGKIT_NO_PROC gives Linux the ENOTSUP fallback of other systems (so
-/// that it is tested).
-#if defined(__linux__) && !defined(SIGKIT_NO_PROC)
-inline constexpr bool have_proc_status = true;
-#else
-inline constexpr bool have_proc_status = false;
-#endif
+/// True where /proc has the Linux layout read below (SIGKIT_HAVE_PROC;
+/// SIGKIT_NO_PROC gives Linux the ENOTSUP path of other systems, so that it
+/// is tested).
+inline constexpr bool have_proc_status = SIGKIT_HAVE_PROC != 0;
 
 /// Reads a whole file into `out` (O_CLOEXEC, EINTR retried, closed on every
 /// path). Returns 0 or an errno value.

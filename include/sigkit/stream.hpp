@@ -17,6 +17,7 @@
 #include <string>
 #include <system_error>
 
+#include "detail/deadline.hpp"
 #include "detail/ring.hpp"
 #include "detail/table.hpp"
 #include "error.hpp"
@@ -221,22 +222,19 @@ class stream {
     check("recv");
     for (;;) {
       if (auto e = core_->pop()) return *e;
-      wait(std::chrono::nanoseconds(-1), "recv");
+      wait(detail::deadline::never(), "recv");
     }
   }
 
-  /// Waits at most `timeout` for the next event; nullopt on timeout.
+  /// Waits at most `timeout` for the next event; nullopt on timeout. Zero
+  /// or less takes a pending event without waiting; a timeout too long for
+  /// the clock (nanoseconds::max()) waits until an event comes.
   std::optional<event> recv_for(std::chrono::nanoseconds timeout) {
     check("recv_for");
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto until = detail::deadline::after(timeout);
     for (;;) {
       if (auto e = core_->pop()) return e;
-      const auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::nanoseconds::zero()) return std::nullopt;
-      if (!wait(std::chrono::duration_cast<std::chrono::nanoseconds>(left), "recv_for")) {
-        if (auto e = core_->pop()) return e;
-        return std::nullopt;
-      }
+      if (until.passed() || !wait(until, "recv_for")) return core_->pop();
     }
   }
 
@@ -250,7 +248,7 @@ class stream {
     for (;;) {
       if (stop.stop_requested()) return std::nullopt;
       if (auto e = core->pop()) return e;
-      wait(std::chrono::nanoseconds(-1), "recv");
+      wait(detail::deadline::never(), "recv");
     }
   }
 
@@ -287,8 +285,8 @@ class stream {
   }
 
   // Returns true if the fd became readable, false on timeout.
-  bool wait(std::chrono::nanoseconds timeout, const char* what) {
-    const int r = detail::wait_readable(core_->wake.fd(), timeout);
+  bool wait(const detail::deadline& until, const char* what) {
+    const int r = detail::wait_readable(core_->wake.fd(), until);
     if (r < 0) detail::throw_error(detail::last_error(), std::string("stream::") + what + ": poll failed");
     return r > 0;
   }

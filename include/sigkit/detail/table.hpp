@@ -227,11 +227,7 @@ inline bool is_ours(const struct sigaction& act) noexcept {
 
 /// The C library's own "signal return trampoline" flag (Linux), which it
 /// adds to every sigaction() call; not the program's to set.
-#if defined(__linux__)
-inline constexpr int libc_restorer_flag = 0x04000000;
-#else
-inline constexpr int libc_restorer_flag = 0;
-#endif
+inline constexpr int libc_restorer_flag = SIGKIT_LIBC_RESTORER_FLAG;
 
 /// True if `flags` (an sa_flags value) has `bit`. SA_RESETHAND does not
 /// fit in int, so compare as unsigned.
