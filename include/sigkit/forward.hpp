@@ -3,7 +3,6 @@
 // spawns, forwards and waits like `uv run` or `tini`.
 #pragma once
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -569,31 +568,12 @@ struct run_options {
 
 namespace detail {
 
-/// Pids whose parent is this process, from /proc (Linux).
+/// The children of this process (ended ones that are not reaped yet
+/// included), from /proc; empty where there is no /proc (SIGKIT_HAVE_PROC),
+/// and then a zombie orphan stays until the main child has been reaped.
 inline std::vector<pid_t> children_of_self() {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return out;
-  const pid_t self = ::getpid();
-  while (dirent* ent = ::readdir(d)) {  // NOLINT(concurrency-mt-unsafe): this DIR is ours alone
-    const auto p = static_cast<pid_t>(std::atoi(ent->d_name));
-    if (p <= 0) continue;
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(p));
-    FILE* f = std::fopen(path, "re");
-    if (f == nullptr) continue;
-    char buf[512];
-    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = '\0';
-    const char* close_paren = std::strrchr(buf, ')');
-    int ppid = 0;
-    char state = 0;
-    if (close_paren != nullptr && std::sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self)
-      out.push_back(p);
-  }
-  ::closedir(d);
-  return out;
+  std::error_code ec;
+  return inspect_children(::getpid(), ec);
 }
 
 /// Reaps every exited child of this process except `keep`, without
