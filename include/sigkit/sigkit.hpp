@@ -10,6 +10,7 @@
 #include "inspect.hpp"   // IWYU pragma: export
 #include "mask.hpp"      // IWYU pragma: export
 #include "registry.hpp"  // IWYU pragma: export
+#include "run.hpp"       // IWYU pragma: export
 #include "shutdown.hpp"  // IWYU pragma: export
 #include "signal.hpp"    // IWYU pragma: export
 #include "stream.hpp"    // IWYU pragma: export
