@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sigkit/inspect.hpp>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -33,25 +35,12 @@ inline int send_to_thread(pid_t tid, int signo) noexcept {
   return static_cast<int>(::syscall(SYS_tgkill, ::getpid(), tid, signo));
 }
 
-/// The state letter from a /proc/.../stat file; '?' if it cannot be read.
-inline char proc_state_of(const char* path) noexcept {
-  FILE* f = std::fopen(path, "re");
-  if (f == nullptr) return '?';
-  char buf[512];
-  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = '\0';
-  const char* close_paren = std::strrchr(buf, ')');  // the command name may hold spaces and ')'
-  if (close_paren == nullptr || close_paren[1] != ' ') return '?';
-  return close_paren[2];
-}
-
-/// The scheduler state letter of a thread of this process ('R', 'S', 'D',
-/// ...), from /proc/self/task/<tid>/stat; '?' if it cannot be read.
+/// The scheduler state letter of a thread or process ('R', 'S', 'D', ...,
+/// sigkit::proc_status::state); '?' if it cannot be read.
 inline char thread_state(pid_t tid) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(tid));
-  return proc_state_of(path);
+  std::error_code ec;
+  const auto status = sigkit::inspect_status(tid, ec);
+  return status && status->state != 0 ? status->state : '?';
 }
 
 /// Where thread `tid` of this process sleeps in the kernel (/proc wchan).

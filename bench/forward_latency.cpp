@@ -56,20 +56,11 @@ std::string find_in_path(const std::string& program) {
 }
 
 bool all_asleep(pid_t pid) {
-  char dir_path[64];
-  std::snprintf(dir_path, sizeof dir_path, "/proc/%d/task", static_cast<int>(pid));
-  DIR* d = ::opendir(dir_path);
-  if (d == nullptr) return false;
-  bool asleep = true;
-  int tasks = 0;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const std::string stat_path = std::string(dir_path) + "/" + e->d_name + "/stat";
-    ++tasks;
-    if (bench::proc_state_of(stat_path.c_str()) != 'S') asleep = false;
-  }
-  ::closedir(d);
-  return asleep && tasks > 0;
+  std::error_code ec;
+  const auto threads = sigkit::inspect_threads(pid, ec);
+  for (const auto& t : threads)
+    if (bench::thread_state(t.tid) != 'S') return false;
+  return !threads.empty();
 }
 
 bool wait_asleep(pid_t a, pid_t b) {

@@ -59,6 +59,6 @@ strace_forward() {
   rm -f "$trace.raw"
 }
 echo "profile: system calls per forwarded SIGTERM" >&2
-strace_forward sigkit_run "$build/examples/sigkit-run/sigkit-run" --
+strace_forward sigkit_run "$build/tools/sigkit-run/sigkit-run" --
 strace_forward floor "$build/bench/floor_forwarder"
 echo "profiles in $out" >&2

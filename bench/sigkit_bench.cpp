@@ -218,12 +218,9 @@ struct storm_report {
 };
 
 int live_threads() {
-  int n = 0;
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("Threads:", 0) == 0) n = std::stoi(line.substr(8));
-  return n;
+  std::error_code ec;
+  const auto status = sigkit::inspect_status(::getpid(), ec);
+  return status ? status->threads : 0;
 }
 
 /// (time on CPU, time runnable but waiting for the CPU) of this thread, ns.

@@ -5,6 +5,7 @@
 // (dispositions, mask, descriptors). Run under UBSan too (asan preset).
 #include <sigkit/action.hpp>
 #include <sigkit/flag.hpp>
+#include <sigkit/inspect.hpp>
 #include <sigkit/mask.hpp>
 #include <sigkit/registry.hpp>
 #include <sigkit/stream.hpp>
@@ -511,15 +512,7 @@ TEST_CASE("RLIMIT_SIGPENDING exhausted: sigqueue fails with EAGAIN, sigkit count
     REQUIRE(::getrlimit(RLIMIT_SIGPENDING, &lim) == 0);
     // The limit counts every pending signal of this user, other test
     // processes' included (SigQ: "queued/limit"): leave room for 32 more.
-    long user_queued = 0;
-    {
-      FILE* st = std::fopen("/proc/self/status", "re");
-      REQUIRE(st != nullptr);
-      char line[256];
-      while (std::fgets(line, sizeof line, st) != nullptr)
-        if (std::strncmp(line, "SigQ:", 5) == 0) user_queued = std::atol(line + 5);
-      std::fclose(st);
-    }
+    const long user_queued = sigkit::inspect_status(::getpid()).queued;
     rlimit low = lim;
     low.rlim_cur = static_cast<rlim_t>(user_queued + 32);
     REQUIRE(::setrlimit(RLIMIT_SIGPENDING, &low) == 0);

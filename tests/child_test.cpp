@@ -1,7 +1,7 @@
-// Tests for sigkit/child.hpp: spawning with a clean signal state, owning the
+// Tests for sigkit/child_process.hpp: spawning with a clean signal state, owning the
 // child by pidfd, exit statuses and their mirroring.
 #include <sigkit/action.hpp>
-#include <sigkit/child.hpp>
+#include <sigkit/child_process.hpp>
 #include <sigkit/stream.hpp>
 
 #include <sys/prctl.h>

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -344,6 +345,49 @@ TEST_CASE("parse_status decodes a captured thread of a multi-threaded process") 
   CHECK(s.caught == signal_set{sig{SIGILL}, sig{SIGABRT}, sig{SIGBUS}, sig{SIGFPE}, sig{SIGSEGV}});
 }
 
+TEST_CASE("parse_status decodes State and SigQ, and a text without them still parses") {
+  const sigkit::proc_status demo = sigkit::parse_status(pending_demo);
+  CHECK(demo.state == 'R');
+  CHECK(demo.queued == 3);
+  CHECK(demo.queued_limit == 96362);
+  const sigkit::proc_status kernel = sigkit::parse_status(kthreadd);
+  CHECK(kernel.state == 'S');
+  CHECK(kernel.queued == 0);
+  CHECK(kernel.queued_limit == 96362);
+  const sigkit::proc_status bare = sigkit::parse_status(minimal);  // hand-written: no State, no SigQ
+  CHECK(bare.state == 0);
+  CHECK(bare.queued == 0);
+  CHECK(bare.queued_limit == 0);
+  for (const char* state : {"T (stopped)", "t (tracing stop)", "Z (zombie)", "I (idle)", "D", " S (sleeping) "}) {
+    CAPTURE(state);
+    const auto s = sigkit::parse_status(minimal + "State:\t" + state + "\n");
+    CHECK(s.state == std::string_view(state).substr(std::string_view(state).find_first_not_of(' '), 1)[0]);
+  }
+  const auto q = sigkit::parse_status(minimal + "SigQ:\t0/2147483647\n");
+  CHECK(q.queued == 0);
+  CHECK(q.queued_limit == 2147483647);
+}
+
+TEST_CASE("a malformed State or SigQ is refused with the reason, and neither may appear twice") {
+  using sigkit::status_errc;
+  for (const char* bad : {"1 (one)", "S(sleeping)", "S (", "S ()x", "SS", "S (a(b))", "? (odd)"}) {
+    CAPTURE(bad);
+    CHECK(parse_error(minimal + "State:\t" + bad + "\n").code == status_errc::bad_state);
+  }
+  CHECK(parse_error(minimal + "State:\t\n").code == status_errc::empty_value);
+  const std::string text = minimal + "State:\tS (sleeping)\nState:\tR (running)\n";
+  CHECK(parse_error(text).code == status_errc::duplicate_field);
+  for (const char* bad : {"3", "3/", "/3", "-1/5", "3/5/7", "03/5", "3 / 5", "1/99999999999"}) {
+    CAPTURE(bad);
+    CHECK(parse_error(minimal + "SigQ:\t" + bad + "\n").code == status_errc::bad_queue);
+  }
+  const std::string queue = minimal + "SigQ:\tx/1\n";
+  CHECK(parse_error(queue).message(queue) ==
+        "line 11 (SigQ): not \"queued/limit\" (two decimal numbers): \"x/1\"");
+  CHECK(parse_error(minimal + "State:\t\x01\n").message() ==
+        "line 11 (State): not a process state (a letter, then an optional \"(name)\")");
+}
+
 // ---- the parser: masks
 
 TEST_CASE("in a mask, bit n-1 stands for signal n, for every signal") {
@@ -540,6 +584,9 @@ TEST_CASE("render_status writes what parse_status reads back, in the kernel's fo
   }
   sigkit::proc_status odd;
   odd.name = "\t a\\nb:c \r";
+  odd.state = 'q';  // a letter the kernel does not use: written without a name
+  odd.queued = 7;
+  odd.queued_limit = 0;
   odd.tgid = 2147483647;
   odd.pid = 1;
   odd.threads = 0;
@@ -782,6 +829,43 @@ TEST_CASE("inspecting a child process shows its name, parent, thread and signal 
   });
 }
 
+TEST_CASE("inspect_status follows a child from running to stopped to zombie, and inspect_children lists it" *
+          doctest::skip(!have_proc)) {
+  in_child([] {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      for (;;) ::pause();
+    }
+    CHECK(sigkit::inspect_children(::getpid()) == std::vector<pid_t>{child});
+    CHECK(sigkit::inspect_status(child).ppid == ::getpid());
+    REQUIRE(::kill(child, SIGSTOP) == 0);
+    CHECK(sigkit_test::wait_until([&] { return sigkit::inspect_status(child).state == 'T'; }, 5s));
+    REQUIRE(::kill(child, SIGKILL) == 0);
+    CHECK(sigkit_test::wait_until([&] { return sigkit::inspect_status(child).state == 'Z'; }, 5s));
+    CHECK(sigkit::inspect_children(::getpid()) == std::vector<pid_t>{child});  // a child until reaped
+    CHECK(WIFSIGNALED(sigkit_test::wait_pid_for(child, 5s)));
+    CHECK(sigkit::inspect_children(::getpid()).empty());
+    CHECK(sigkit::inspect_status(::getpid()).state == 'R');  // this thread, reading its own state
+  });
+}
+
+TEST_CASE("SigQ counts a queued signal against RLIMIT_SIGPENDING" * doctest::skip(!have_proc)) {
+  in_child([] {
+    const sigkit::signal rt = sigkit::realtime(2);
+    sigkit::scoped_block hold{{rt}};
+    rlimit lim{};
+    REQUIRE(::getrlimit(RLIMIT_SIGPENDING, &lim) == 0);
+    const sigkit::proc_status before = sigkit::inspect_status(::getpid());
+    CHECK(static_cast<rlim_t>(before.queued_limit) == lim.rlim_cur);
+    REQUIRE(::sigqueue(::getpid(), rt.number(), sigval{}) == 0);
+    const sigkit::proc_status after = sigkit::inspect_status(::getpid());
+    CHECK(after.queued >= 1);  // every process of this user counts: only a lower bound holds
+    CHECK(after.shared_pending.contains(rt));
+    CHECK(consume(rt.number()));
+  });
+}
+
 // ---- errors
 
 TEST_CASE("a pid that does not exist gives ESRCH naming the pid and the file" * doctest::skip(!have_proc)) {
@@ -829,6 +913,7 @@ TEST_CASE("pid 0 and negative pids are refused with invalid_argument") {
     ec.clear();
     CHECK(sigkit::inspect_threads(bad, ec).empty());
     CHECK(ec == std::errc::invalid_argument);
+    CHECK_THROWS_AS((void)sigkit::inspect_children(bad), std::invalid_argument);
   }
 }
 
@@ -935,5 +1020,9 @@ TEST_CASE("without /proc every inspect call fails with ENOTSUP naming the pid" *
   ec.clear();
   CHECK(sigkit::inspect_threads(me, ec).empty());
   CHECK(ec == std::errc::not_supported);
+  ec.clear();
+  CHECK(sigkit::inspect_children(me, ec).empty());
+  CHECK(ec == std::errc::not_supported);
+  CHECK_THROWS_AS((void)sigkit::inspect_children(me), std::system_error);
   CHECK_THROWS_AS((void)sigkit::inspect(0), std::invalid_argument);  // bad input is still bad input
 }

@@ -130,29 +130,13 @@ class process {
   std::optional<int> status_;
 };
 
-/// The state letter and parent pid of a process, from /proc/PID/stat.
-struct proc_stat_fields {
-  char state = 0;  // 'R', 'S', 'T', 'Z', ...; 0 if the process is gone
-  pid_t ppid = 0;
-};
-inline proc_stat_fields proc_stat(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  FILE* f = std::fopen(path, "re");
-  if (f == nullptr) return {};
-  char buf[512];
-  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  const char* p = std::strrchr(buf, ')');  // the name may contain anything
-  proc_stat_fields out;
-  int ppid = 0;
-  if (p != nullptr && std::sscanf(p + 1, " %c %d", &out.state, &ppid) == 2) out.ppid = static_cast<pid_t>(ppid);
-  return out;
+/// State letter of a process or thread ('R', 'S', 'T', 'Z', ...; see
+/// sigkit::proc_status::state), 0 if it is gone.
+inline char proc_state(pid_t pid) {
+  std::error_code ec;
+  const auto status = sigkit::inspect_status(pid, ec);
+  return status ? status->state : 0;
 }
-
-/// State letter of a process from /proc/PID/stat ('R', 'S', 'T', 'Z', ...), 0 if gone.
-inline char proc_state(pid_t pid) { return proc_stat(pid).state; }
 
 /// Waits until `pid` (a child of this process) has exited, without reaping
 /// it; true if it did within `limit`.
@@ -168,30 +152,17 @@ inline bool wait_gone_or(pid_t pid, std::chrono::milliseconds limit) {
 /// "tid:state:wchan" of every thread of `pid`, for a hang report.
 inline std::string thread_states(pid_t pid) {
   std::string out;
-  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      const std::string base = dir + "/" + e->d_name;
-      const auto tid = static_cast<pid_t>(std::atoi(e->d_name));
-      std::string wchan;
-      if (FILE* f = std::fopen((base + "/wchan").c_str(), "re")) {
-        char buf[128] = {};
-        if (std::fgets(buf, sizeof buf, f) != nullptr) wchan = buf;
-        std::fclose(f);
-      }
-      char st = 0;
-      if (FILE* f = std::fopen((base + "/stat").c_str(), "re")) {
-        char buf[512] = {};
-        const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = 0;
-        if (const char* p = std::strrchr(buf, ')'); p != nullptr && p[1] == ' ') st = p[2];
-        std::fclose(f);
-      }
-      out += std::string(e->d_name) + ":" + (st != 0 ? std::string(1, st) : "?") + ":" + wchan + " ";
-      (void)tid;
+  std::error_code ec;
+  for (const auto& t : sigkit::inspect_threads(pid, ec)) {
+    std::string wchan;
+    const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(t.tid) + "/wchan";
+    if (FILE* f = std::fopen(path.c_str(), "re")) {  // where it sleeps in the kernel: not a status field
+      char buf[128] = {};
+      if (std::fgets(buf, sizeof buf, f) != nullptr) wchan = buf;
+      std::fclose(f);
     }
-    ::closedir(d);
+    const char st = proc_state(t.tid);
+    out += std::to_string(t.tid) + ":" + (st != 0 ? std::string(1, st) : "?") + ":" + wchan + " ";
   }
   return out;
 }

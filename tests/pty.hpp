@@ -144,13 +144,9 @@ class pty_shell {
   /// session (a wrapper may move its command to a session of its own).
   std::vector<pid_t> session_members() const {
     std::vector<std::pair<pid_t, pid_t>> all;  // pid, ppid
-    DIR* d = ::opendir("/proc");
-    if (d == nullptr) return {};
-    while (dirent* e = ::readdir(d)) {
-      const auto p = static_cast<pid_t>(std::atoi(e->d_name));
-      if (p > 0) all.emplace_back(p, proc_stat(p).ppid);
-    }
-    ::closedir(d);
+    std::error_code ec;
+    for (const pid_t p : sigkit::detail::list_ids("/proc", "/proc", ec))
+      if (const auto status = sigkit::inspect_status(p, ec)) all.emplace_back(p, status->ppid);
     std::vector<pid_t> out;
     for (bool grew = true; grew;) {
       grew = false;

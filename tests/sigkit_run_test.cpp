@@ -1,8 +1,9 @@
-// Tests for forwarding (sigkit/forward.hpp), through the sigkit-run tool and,
-// where a test must act between two steps of the forwarder, directly:
-// every signal forwarded once and fast, no loops, faults survived, kill_after,
-// job control, exit mirroring, exec failures, reaping.
-#include <sigkit/forward.hpp>
+// Tests for forwarding through the sigkit-run tool (tools/sigkit-run, on
+// sigkit/run.hpp and sigkit/forward.hpp): every signal forwarded once and
+// fast, no loops, faults survived, kill_after, job control, exit mirroring,
+// exec failures, reaping. The library-level cases, where a test acts
+// between two steps of the forwarder, are in forward_test.cpp.
+#include <sigkit/run.hpp>
 #include <sigkit/inspect.hpp>
 #include <sigkit/signal.hpp>
 
@@ -309,119 +310,6 @@ TEST_CASE("a terminating request for a stopped child is followed by SIGCONT so i
     REQUIRE(::kill(w.p.pid(), SIGTERM) == 0);
     CHECK(w.p.line_starting("sig SIGTERM ").has_value());
     CHECK(sigkit_test::wait_state(w.child, 'T', true));
-  });
-}
-
-// The library's forwarder itself, so that a test can act between the send
-// and the forwarder's look at the child: its log callback runs on the
-// forwarder's thread right after each send.
-struct direct_forwarding {
-  sigkit::child_process child;
-  std::mutex m;
-  std::vector<std::string> log;
-  // Runs on the forwarder's thread after "forwarded SIGTERM" is logged.
-  std::function<void()> after_term;
-
-  // `sh -c script` in a group of its own (so that the cleanup kills what it
-  // starts too), once `ready` holds for its /proc status.
-  direct_forwarding(const std::string& script, const std::function<bool(const sigkit::proc_status&)>& ready)
-      : child(sigkit::child_process::spawn({"/bin/sh", "-c", script}, {.new_process_group = true})) {
-    const pid_t pid = child.pid();
-    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return ready(sigkit::inspect_status(pid)); }, 5s),
-                    "the child did not get ready");
-  }
-  ~direct_forwarding() {
-    ::kill(-child.pid(), SIGKILL);
-    try {
-      (void)child.wait();
-    } catch (...) {
-    }
-  }
-  direct_forwarding(const direct_forwarding&) = delete;
-  direct_forwarding& operator=(const direct_forwarding&) = delete;
-
-  bool logged(const std::string& start) {
-    const std::lock_guard lock(m);
-    for (const auto& l : log)
-      if (l.rfind(start, 0) == 0) return true;
-    return false;
-  }
-  // From another process: the forwarder skips what this process sends.
-  static bool send_from_other(int signo) {
-    const pid_t self = ::getpid();
-    const pid_t k = ::fork();
-    if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
-    int st = 0;
-    return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  }
-
-  // Forwards a SIGTERM, then a SIGUSR1; returns once the SIGUSR1 is logged,
-  // which is after every decision the forwarder took about the SIGTERM.
-  void term_then_marker() {
-    // Taken from a signalfd by the forwarder's thread (this thread blocks
-    // them), so the test does not depend on how a sanitizer delivers signals.
-    const sigkit::signal_set forwarded{sigkit::signal{SIGTERM}, sigkit::signal{SIGUSR1}};
-    const sigset_t set = forwarded.to_sigset();
-    REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0);
-    std::atomic<bool> term_done{false};
-    sigkit::forward_options o;
-    o.signals = forwarded;
-    o.job_control = false;
-    o.dequeue_directly = true;
-    o.log = [&](const std::string& line) {
-      {
-        const std::lock_guard lock(m);
-        log.push_back(line);
-      }
-      if (line.rfind("forwarded SIGTERM", 0) != 0 || term_done) return;
-      if (after_term) after_term();
-      term_done = true;
-    };
-    sigkit::forwarder f(child, o);
-    REQUIRE(send_from_other(SIGTERM));
-    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return term_done.load(); }, 5s),
-                    "the forwarder did not forward SIGTERM");
-    REQUIRE(send_from_other(SIGUSR1));
-    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return logged("forwarded SIGUSR1"); }, 5s),
-                    "SIGUSR1 was not forwarded");
-  }
-};
-
-TEST_CASE("a child that took the request and was stopped afterwards is not continued") {
-  in_child([] {
-    own_group();
-    direct_forwarding d("trap 'n=1' TERM USR1; while :; do sleep 1; done",
-                        [](const sigkit::proc_status& s) { return s.caught.contains(sigkit::signal{SIGUSR1}); });
-    const pid_t pid = d.child.pid();
-    d.after_term = [pid] {
-      // The child takes the request, and is stopped by someone else before
-      // the forwarder looks at it.
-      (void)sigkit_test::wait_until([pid] { return !sigkit::inspect(pid).pending.contains(sigkit::signal{SIGTERM}); },
-                                    5s);
-      ::kill(pid, SIGSTOP);
-      (void)sigkit_test::wait_state(pid, 'T');
-    };
-    d.term_then_marker();
-    CHECK_MESSAGE(!d.logged("forwarded SIGCONT"), "the forwarder continued a child that had taken the request");
-    CHECK(sigkit_test::proc_state(pid) == 'T');
-  });
-}
-
-TEST_CASE("a stopped child that ignores the request is continued, so kill_after's clock can run") {
-  in_child([] {
-    own_group();
-    // sleep, which keeps the shell's SIG_IGN across exec and blocks nothing
-    // (a shell blocks signals at times, and a blocked signal stays pending).
-    direct_forwarding d("trap '' TERM USR1; exec sleep 1000", [](const sigkit::proc_status& s) {
-      return s.name == "sleep" && s.ignored.contains(sigkit::signal{SIGTERM}) &&
-             s.ignored.contains(sigkit::signal{SIGUSR1});
-    });
-    const pid_t pid = d.child.pid();
-    REQUIRE(::kill(pid, SIGSTOP) == 0);
-    REQUIRE(sigkit_test::wait_state(pid, 'T'));
-    d.term_then_marker();
-    CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
-    CHECK(sigkit_test::wait_state(pid, 'T', true));
   });
 }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <sigkit/inspect.hpp>
 #include <sigkit/signal.hpp>
 
 #include <doctest/doctest.h>
@@ -142,31 +143,18 @@ void in_child(const std::function<void()>& body, std::chrono::milliseconds limit
 }
 
 bool wait_other_threads_asleep(std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  const auto self = static_cast<long>(::syscall(SYS_gettid));
-  for (;;) {
-    bool all = true;
-    if (DIR* d = ::opendir("/proc/self/task")) {
-      while (dirent* e = ::readdir(d)) {
-        const long tid = std::atol(e->d_name);
-        if (tid <= 0 || tid == self) continue;
-        char path[96];
-        std::snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
-        FILE* f = std::fopen(path, "re");
-        if (f == nullptr) continue;  // gone
-        char buf[512];
-        const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-        std::fclose(f);
-        buf[n] = 0;
-        const char* p = std::strrchr(buf, ')');
-        if (p == nullptr || p[1] != ' ' || p[2] != 'S') all = false;
-      }
-      ::closedir(d);
-    }
-    if (all) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    ::usleep(1000);
-  }
+  const auto self = static_cast<pid_t>(::syscall(SYS_gettid));
+  return wait_until(
+      [self] {
+        std::error_code ec;
+        for (const auto& t : sigkit::inspect_threads(::getpid(), ec)) {
+          if (t.tid == self) continue;
+          const auto status = sigkit::inspect_status(t.tid, ec);
+          if (status && status->state != 'S') return false;  // gone meanwhile: no longer in the way
+        }
+        return true;
+      },
+      limit);
 }
 
 int open_fd_count() {

@@ -19,6 +19,7 @@
 // Duration: SIGKIT_STORM_SECONDS if set, else 20 s (g++), 10 s (clang), 6 s
 // under ASan or TSan, so that CI stays within its budget.
 #include <sigkit/flag.hpp>
+#include <sigkit/inspect.hpp>
 #include <sigkit/mask.hpp>
 #include <sigkit/registry.hpp>
 #include <sigkit/stream.hpp>
@@ -90,17 +91,9 @@ struct tracked {
 // Signals queued for this user right now (the first number of SigQ in
 // /proc/self/status), or -1.
 long queued_for_user() {
-  const int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR) {
-  }
-  ::close(fd);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  const char* q = std::strstr(buf, "SigQ:");
-  return q != nullptr ? std::atol(q + 5) : -1;
+  std::error_code ec;
+  const auto status = sigkit::inspect_status(::getpid(), ec);
+  return status ? status->queued : -1;
 }
 
 // Back-pressure shared with the sender processes (a MAP_SHARED page): real-

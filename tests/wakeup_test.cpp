@@ -17,7 +17,7 @@
 
 namespace {
 bool readable(int fd, int ms = 0) {
-  return sigkit::detail::wait_readable(fd, std::chrono::milliseconds(ms)) == 1;  // retries EINTR
+  return sigkit::detail::wait_readable(fd, sigkit::detail::deadline::after(std::chrono::milliseconds(ms))) == 1;
 }
 sigkit::wakeup* g_wake = nullptr;
 }  // namespace

@@ -25,15 +25,10 @@ struct disposition {
 };
 
 namespace detail {
+/// Throws std::invalid_argument ("sigkit::<who>: <reason>") if no
+/// disposition can be set for `s`.
 inline void check_actionable(signal s, const char* who) {
-  std::string why;
-  if (!s.valid())
-    why = "signal " + std::to_string(s.number()) + " is not a valid signal number (1.." +
-          std::to_string(signal_limit - 1) + ")";
-  else if (s.number() == SIGKILL || s.number() == SIGSTOP)
-    why = std::string(s.name()) + " cannot be caught, blocked or ignored";
-  else if (!s.catchable())
-    why = std::string(s.name()) + " is reserved by the C library";
+  const std::string why = uncatchable_reason(s);
   if (!why.empty()) throw std::invalid_argument(std::string("sigkit::") + who + ": " + why);
 }
 }  // namespace detail

@@ -1,12 +1,16 @@
 // sigkit/inspect.hpp - what a process does with signals, as the kernel
-// reports it: /proc/PID/status and /proc/PID/task/TID/status decoded.
+// reports it: /proc/PID/status and /proc/PID/task/TID/status decoded. This
+// is sigkit's one /proc reader: the forwarder, run(), the tools, the tests
+// and the benchmarks all read process state (state letter, parent,
+// children, queued signals, masks) through it.
 //
 // Two layers:
 //  - parse_status(): a pure, total parser of the status text (no system
 //    call; the only allocation is the process name). Any input gives either
 //    a proc_status or a status_error saying which line and field is wrong.
-//  - inspect(), inspect_status(), inspect_threads(): read the files of a
-//    live process (Linux). Elsewhere they fail with ENOTSUP.
+//  - inspect(), inspect_status(), inspect_threads(), inspect_children():
+//    read the files of live processes (SIGKIT_HAVE_PROC: Linux). Elsewhere
+//    they fail with ENOTSUP.
 //
 // What the kernel shows (fs/proc/array.c): SigPnd is pending for one thread
 // only, ShdPnd for the whole process; SigBlk is one thread's mask; SigIgn
@@ -37,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/platform.hpp"
 #include "error.hpp"
 #include "signal.hpp"
 
@@ -66,6 +71,10 @@ struct proc_status {
   /// Name: the command name, exactly as the kernel writes it (it escapes a
   /// newline as "\n" and a backslash as "\\"; nothing is unescaped here).
   std::string name;
+  /// State: the scheduler state letter: 'R' running, 'S' sleeping, 'D'
+  /// disk sleep, 'T' stopped, 't' tracing stop, 'Z' zombie, 'X' dead, 'I'
+  /// idle, 'P' parked. Optional in the text: 0 if it has no State line.
+  char state = 0;
   /// Tgid: the process id (thread-group id).
   pid_t tgid = 0;
   /// Pid: the thread id; equal to tgid for a process's main thread.
@@ -76,6 +85,13 @@ struct proc_status {
   /// Threads: how many threads the process has (0 for a process that has
   /// exited but has not been reaped yet).
   int threads = 0;
+  /// SigQ, first number: the signals queued for the process's real user id
+  /// (every process of that user counts), against queued_limit.
+  /// Optional in the text: 0 if it has no SigQ line.
+  int queued = 0;
+  /// SigQ, second number: that user's limit (RLIMIT_SIGPENDING); 0 if the
+  /// text has no SigQ line.
+  int queued_limit = 0;
   /// SigPnd: pending for this thread only (raise(), tgkill(), faults).
   signal_set thread_pending;
   /// ShdPnd: pending for the process as a whole (kill(), sigqueue()).
@@ -106,6 +122,8 @@ enum class status_errc {
   mask_too_long,        ///< a mask with more hex digits than signals need
   signal_out_of_range,  ///< a mask bit for a signal number >= NSIG
   out_of_memory,        ///< the name could not be stored
+  bad_state,            ///< State is not a letter and an optional "(name)"
+  bad_queue,            ///< SigQ is not "queued/limit" in decimal
 };
 
 /// Where and why parse_status() refused a text.
@@ -138,10 +156,12 @@ namespace detail {
 /// The fields parse_status() decodes, in the order the kernel prints them.
 enum status_field : std::size_t {
   f_name,
+  f_state,
   f_tgid,
   f_pid,
   f_ppid,
   f_threads,
+  f_sigq,
   f_sigpnd,
   f_shdpnd,
   f_sigblk,
@@ -150,7 +170,38 @@ enum status_field : std::size_t {
   status_field_count
 };
 inline constexpr std::array<std::string_view, status_field_count> status_field_names = {
-    "Name", "Tgid", "Pid", "PPid", "Threads", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"};
+    "Name", "State", "Tgid", "Pid", "PPid", "Threads", "SigQ", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"};
+
+/// Fields that may be missing (decoded when there): hand-written and older
+/// texts have no State or SigQ.
+constexpr bool optional_field(std::size_t id) noexcept { return id == f_state || id == f_sigq; }
+
+/// The kernel's name for each state letter (fs/proc/array.c); "" for one it
+/// does not use.
+constexpr std::string_view state_name(char state) noexcept {
+  switch (state) {
+    case 'R':
+      return "running";
+    case 'S':
+      return "sleeping";
+    case 'D':
+      return "disk sleep";
+    case 'T':
+      return "stopped";
+    case 't':
+      return "tracing stop";
+    case 'X':
+      return "dead";
+    case 'Z':
+      return "zombie";
+    case 'P':
+      return "parked";
+    case 'I':
+      return "idle";
+    default:
+      return "";
+  }
+}
 
 /// Hex digits in a kernel signal mask: one per 4 signals (16 on Linux with
 /// 64 signals). Shorter masks are accepted, longer ones are not.
@@ -219,6 +270,36 @@ constexpr status_errc parse_decimal(std::string_view text, int& out) noexcept {
   return status_errc::ok;
 }
 
+/// Decodes a State value: one ASCII letter, then nothing or " (name)" with
+/// no parenthesis or control character inside.
+constexpr status_errc parse_state(std::string_view text, char& out) noexcept {
+  if (text.empty()) return status_errc::empty_value;
+  const char c = text[0];
+  if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return status_errc::bad_state;
+  const std::string_view rest = text.substr(1);
+  if (!rest.empty()) {
+    if (rest.size() < 3 || rest.substr(0, 2) != " (" || rest.back() != ')') return status_errc::bad_state;
+    for (const char n : rest.substr(2, rest.size() - 3))
+      if (n == '(' || n == ')' || static_cast<unsigned char>(n) < 0x20 || n == 0x7f) return status_errc::bad_state;
+  }
+  out = c;
+  return status_errc::ok;
+}
+
+/// Decodes a SigQ value: "queued/limit", two decimal numbers.
+constexpr status_errc parse_queue(std::string_view text, int& queued, int& limit) noexcept {
+  if (text.empty()) return status_errc::empty_value;
+  const std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return status_errc::bad_queue;
+  int q = 0, l = 0;
+  if (parse_decimal(text.substr(0, slash), q) != status_errc::ok ||
+      parse_decimal(text.substr(slash + 1), l) != status_errc::ok)
+    return status_errc::bad_queue;
+  queued = q;
+  limit = l;
+  return status_errc::ok;
+}
+
 /// True for the blanks allowed around a number or mask: space, tab and the
 /// carriage return of a "\r\n" line end.
 constexpr bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; }
@@ -271,6 +352,12 @@ inline std::string status_error::message(std::string_view text) const {
     case status_errc::out_of_memory:
       out += "out of memory";
       break;
+    case status_errc::bad_state:
+      out += "not a process state (a letter, then an optional \"(name)\")";
+      break;
+    case status_errc::bad_queue:
+      out += "not \"queued/limit\" (two decimal numbers)";
+      break;
   }
   if (!text.empty() && length != 0 && offset < text.size() && code != status_errc::missing_field) {
     const std::string_view bad = text.substr(offset, std::min<std::size_t>(length, 40));
@@ -283,7 +370,8 @@ inline std::string status_error::message(std::string_view text) const {
 
 /// Decodes the text of a /proc/PID/status or /proc/PID/task/TID/status
 /// file. Strict and total: every field listed in proc_status must appear
-/// exactly once (others are skipped), numbers are plain decimal, masks are
+/// exactly once but State and SigQ, which may be missing (others are
+/// skipped), numbers are plain decimal, masks are
 /// 1..16 hex digits (on Linux x86_64: one per 4 signals) naming only valid
 /// signals. Spaces, tabs and carriage returns around a number or mask are
 /// ignored (so "\r\n" line ends are accepted) and empty lines are skipped.
@@ -356,6 +444,12 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
       case detail::f_threads:
         rc = detail::parse_decimal(value, out.threads);
         break;
+      case detail::f_state:
+        rc = detail::parse_state(value, out.state);
+        break;
+      case detail::f_sigq:
+        rc = detail::parse_queue(value, out.queued, out.queued_limit);
+        break;
       case detail::f_sigpnd:
         rc = detail::parse_mask(value, out.thread_pending, bad_signal);
         break;
@@ -380,7 +474,7 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
     }
   }
   for (std::size_t id = 0; id < detail::status_field_count; ++id)
-    if (!seen[id]) return fail(status_errc::missing_field, 0, detail::status_field_names[id], 0, 0);
+    if (!seen[id] && !detail::optional_field(id)) return fail(status_errc::missing_field, 0, detail::status_field_names[id], 0, 0);
   return out;
 }
 
@@ -397,15 +491,25 @@ inline proc_status parse_status(std::string_view text) {
 /// The fields parse_status() decodes, written the way the kernel writes
 /// them ("Name:\t...\n", masks as 16 lower-case hex digits), so that
 /// parse_status(render_status(s)) == s. A newline in the name is written as
-/// "\n" (backslash, n), as the kernel does.
+/// "\n" (backslash, n), as the kernel does. State is written only if set
+/// (state != 0), SigQ only if either number is not 0.
 inline std::string render_status(const proc_status& s) {
   std::string name;
   for (char c : s.name) name += c == '\n' ? std::string_view("\\n") : std::string_view(&c, 1);
   std::string out = "Name:\t" + name + "\n";
+  if (s.state != 0) {
+    out += "State:\t";
+    out += s.state;
+    const std::string_view long_name = detail::state_name(s.state);
+    if (!long_name.empty()) out += " (" + std::string(long_name) + ")";
+    out += "\n";
+  }
   out += "Tgid:\t" + std::to_string(s.tgid) + "\n";
   out += "Pid:\t" + std::to_string(s.pid) + "\n";
   out += "PPid:\t" + std::to_string(s.ppid) + "\n";
   out += "Threads:\t" + std::to_string(s.threads) + "\n";
+  if (s.queued != 0 || s.queued_limit != 0)
+    out += "SigQ:\t" + std::to_string(s.queued) + "/" + std::to_string(s.queued_limit) + "\n";
   out += "SigPnd:\t" + detail::render_mask(s.thread_pending) + "\n";
   out += "ShdPnd:\t" + detail::render_mask(s.shared_pending) + "\n";
   out += "SigBlk:\t" + detail::render_mask(s.blocked) + "\n";
@@ -444,14 +548,10 @@ inline std::vector<pid_t> receiving_threads(const std::vector<thread_signals>& t
 
 namespace detail {
 
-/// True where /proc has the Linux layout read below. Defining
-/// SIGKIT_NO_PROC gives Linux the ENOTSUP fallback of other systems (so
-/// that it is tested).
-#if defined(__linux__) && !defined(SIGKIT_NO_PROC)
-inline constexpr bool have_proc_status = true;
-#else
-inline constexpr bool have_proc_status = false;
-#endif
+/// True where /proc has the Linux layout read below (SIGKIT_HAVE_PROC;
+/// SIGKIT_NO_PROC gives Linux the ENOTSUP path of other systems, so that it
+/// is tested).
+inline constexpr bool have_proc_status = SIGKIT_HAVE_PROC != 0;
 
 /// Reads a whole file into `out` (O_CLOEXEC, EINTR retried, closed on every
 /// path). Returns 0 or an errno value.
@@ -524,6 +624,64 @@ inline std::optional<proc_status> read_status_at(std::string_view root, std::str
   }
 }
 
+/// The numeric entries (process or thread ids) of directory `dir` under
+/// `root`, ascending. On failure sets `ec` (ESRCH if `dir` is gone).
+inline std::vector<pid_t> list_ids(std::string_view root, const std::string& dir_path, std::error_code& ec) {
+  ec.clear();
+  std::vector<pid_t> ids;
+  const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(dir_path.c_str()), ::closedir);  // O_CLOEXEC (glibc)
+  if (!dir) {
+    ec = errno_code(missing_process_error(root, errno));
+    return {};
+  }
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir.get());  // NOLINT(concurrency-mt-unsafe): this DIR is ours alone
+    if (entry == nullptr) {
+      if (errno != 0) {
+        ec = errno_code(missing_process_error(root, errno));
+        return {};
+      }
+      break;
+    }
+    int id = 0;
+    if (parse_decimal(entry->d_name, id) == status_errc::ok && id > 0) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+/// The processes under `root` whose parent is `parent`, ascending; those
+/// that end while this runs are left out. On failure returns an empty
+/// vector, sets `ec` and names the directory in `where`.
+inline std::vector<pid_t> read_children_at(std::string_view root, pid_t parent, std::error_code& ec,
+                                           std::string& where) noexcept {
+  ec.clear();
+  try {
+    where.clear();
+    if (parent <= 0) {
+      ec = std::make_error_code(std::errc::invalid_argument);
+      return {};
+    }
+    where = std::string(root);
+    if (!have_proc_status) {
+      ec = std::make_error_code(std::errc::not_supported);
+      return {};
+    }
+    std::vector<pid_t> out;
+    for (const pid_t pid : list_ids(root, where, ec)) {
+      std::error_code pec;
+      std::string pwhere;
+      const auto status = read_status_at(root, std::to_string(pid) + "/status", pid, pec, pwhere);
+      if (status && status->ppid == parent) out.push_back(pid);  // gone or unreadable meanwhile: not ours to report
+    }
+    return out;
+  } catch (...) {  // only allocation can fail here
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    return {};
+  }
+}
+
 /// Every thread of process `pid` under `root`, by ascending tid. Threads
 /// that end while this runs are left out. On failure returns an empty
 /// vector, sets `ec` and names the file or directory in `where`.
@@ -543,28 +701,8 @@ inline std::vector<thread_signals> read_threads_at(std::string_view root, pid_t 
       ec = std::make_error_code(std::errc::not_supported);
       return {};
     }
-    std::vector<pid_t> tids;
-    {
-      const std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(where.c_str()), ::closedir);  // O_CLOEXEC (glibc)
-      if (!dir) {
-        ec = errno_code(missing_process_error(root, errno));
-        return {};
-      }
-      for (;;) {
-        errno = 0;
-        const dirent* entry = ::readdir(dir.get());  // NOLINT(concurrency-mt-unsafe): this DIR is ours alone
-        if (entry == nullptr) {
-          if (errno != 0) {
-            ec = errno_code(missing_process_error(root, errno));
-            return {};
-          }
-          break;
-        }
-        int tid = 0;
-        if (parse_decimal(entry->d_name, tid) == status_errc::ok && tid > 0) tids.push_back(tid);
-      }
-    }
-    std::sort(tids.begin(), tids.end());
+    const std::vector<pid_t> tids = list_ids(root, where, ec);
+    if (ec) return {};
     for (const pid_t tid : tids) {
       std::error_code tec;
       std::string twhere;
@@ -668,6 +806,26 @@ inline std::vector<thread_signals> inspect_threads(pid_t pid) {
 inline std::vector<thread_signals> inspect_threads(pid_t pid, std::error_code& ec) noexcept {
   std::string where;
   return detail::read_threads_at("/proc", pid, ec, where);
+}
+
+/// The live processes whose parent is `parent` (zombies included: they
+/// are children until reaped), by ascending pid, from every
+/// /proc/PID/status. A process that ends while this runs is left out.
+/// Errors as inspect_status(), naming /proc (ENOTSUP where there is no
+/// Linux /proc).
+inline std::vector<pid_t> inspect_children(pid_t parent) {
+  std::error_code ec;
+  std::string where;
+  auto children = detail::read_children_at("/proc", parent, ec, where);
+  if (ec) detail::throw_inspect_error("inspect_children", parent, where, ec);
+  return children;
+}
+
+/// inspect_children(), reporting failure in `ec` and returning an empty
+/// vector.
+inline std::vector<pid_t> inspect_children(pid_t parent, std::error_code& ec) noexcept {
+  std::string where;
+  return detail::read_children_at("/proc", parent, ec, where);
 }
 
 }  // namespace v1

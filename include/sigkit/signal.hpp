@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "detail/platform.hpp"
+
 namespace sigkit {
 inline namespace v1 {
 
@@ -28,13 +30,7 @@ inline constexpr int signal_limit = NSIG;
 /// The first real-time signal the kernel has (glibc reserves a few of them
 /// for itself, so SIGRTMIN may be larger). Signals in [kernel_rtmin,
 /// SIGRTMIN) exist but cannot be handled through the C library.
-#if defined(__SIGRTMIN)
-inline constexpr int kernel_rtmin = __SIGRTMIN;
-#elif defined(SIGRTMIN) && defined(__linux__)
-inline constexpr int kernel_rtmin = 32;
-#else
-inline constexpr int kernel_rtmin = signal_limit;
-#endif
+inline constexpr int kernel_rtmin = SIGKIT_KERNEL_RTMIN;
 
 inline int rtmin() noexcept {
 #if defined(SIGRTMIN)
@@ -511,13 +507,14 @@ inline signal realtime(int offset) {
 
 /// What a forwarder forwards by default: every catchable signal, real-time
 /// ones included, except SIGCHLD, the synchronous ones (SIGSEGV, SIGBUS,
-/// SIGILL, SIGFPE, SIGTRAP, SIGSYS) and, on Linux, SIGIO/SIGPOLL.
+/// SIGILL, SIGFPE, SIGTRAP, SIGSYS) and, on Linux, SIGIO/SIGPOLL (the
+/// kernel's own descriptor-readiness signal; see detail/platform.hpp).
 inline signal_set all_forwardable() {
   signal_set out;
   for (int n = 1; n < detail::signal_limit; ++n) {
     const signal s{n};
     if (!s.catchable() || s.synchronous() || n == SIGCHLD) continue;
-#if defined(__linux__) && defined(SIGIO)
+#if !SIGKIT_FORWARD_SIGIO
     if (n == SIGIO) continue;
 #endif
     out.insert(s);

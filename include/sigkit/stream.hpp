@@ -17,6 +17,7 @@
 #include <string>
 #include <system_error>
 
+#include "detail/deadline.hpp"
 #include "detail/ring.hpp"
 #include "detail/table.hpp"
 #include "error.hpp"
@@ -120,6 +121,14 @@ struct stream_core : subscriber {
   pid_t creator;
 };
 
+/// Tag for sigkit's forwarder: its stream may hold the synchronous signals,
+/// of which the table hands it only those another process sent (see
+/// detail::snapshot::user_subs).
+struct sent_faults_too_t {
+  explicit sent_faults_too_t() = default;
+};
+inline constexpr sent_faults_too_t sent_faults_too{};
+
 }  // namespace detail
 
 /// Options for a stream.
@@ -142,16 +151,13 @@ class stream {
   /// the set is empty or capacity is 0; std::system_error if the wakeup fd
   /// cannot be made (EMFILE...) or sigaction fails. On failure nothing has
   /// changed.
-  explicit stream(signal_set signals, stream_options options = {}) {
-    detail::check_subscribable(signals, "stream");
-    if (options.capacity == 0) throw std::invalid_argument("sigkit::stream: capacity must be at least 1");
-    std::error_code ec;
-    auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
-    detail::throw_if(ec, std::string("stream: cannot create the wakeup descriptor for ") + signals.to_string());
-    signal failed{};
-    ec = detail::subscribe(core.get(), signals, &failed);
-    detail::throw_if(ec, "stream: sigaction(" + std::string(failed.name()) + ") failed");
-    core_ = std::move(core);
+  explicit stream(signal_set signals, stream_options options = {}) { open(signals, options, "stream", false); }
+
+  /// sigkit's forwarder: as above, and `signals` may hold synchronous
+  /// signals, of which this stream receives only those another process sent
+  /// (a real fault still kills the process).
+  stream(signal_set signals, stream_options options, detail::sent_faults_too_t) {
+    open(signals, options, "forwarder", true);
   }
 
   /// As above, reporting every failure through `ec` (valid() is then false).
@@ -221,22 +227,19 @@ class stream {
     check("recv");
     for (;;) {
       if (auto e = core_->pop()) return *e;
-      wait(std::chrono::nanoseconds(-1), "recv");
+      wait(detail::deadline::never(), "recv");
     }
   }
 
-  /// Waits at most `timeout` for the next event; nullopt on timeout.
+  /// Waits at most `timeout` for the next event; nullopt on timeout. Zero
+  /// or less takes a pending event without waiting; a timeout too long for
+  /// the clock (nanoseconds::max()) waits until an event comes.
   std::optional<event> recv_for(std::chrono::nanoseconds timeout) {
     check("recv_for");
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto until = detail::deadline::after(timeout);
     for (;;) {
       if (auto e = core_->pop()) return e;
-      const auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::nanoseconds::zero()) return std::nullopt;
-      if (!wait(std::chrono::duration_cast<std::chrono::nanoseconds>(left), "recv_for")) {
-        if (auto e = core_->pop()) return e;
-        return std::nullopt;
-      }
+      if (until.passed() || !wait(until, "recv_for")) return core_->pop();
     }
   }
 
@@ -250,7 +253,7 @@ class stream {
     for (;;) {
       if (stop.stop_requested()) return std::nullopt;
       if (auto e = core->pop()) return e;
-      wait(std::chrono::nanoseconds(-1), "recv");
+      wait(detail::deadline::never(), "recv");
     }
   }
 
@@ -276,6 +279,18 @@ class stream {
   until_range until(std::stop_token stop);
 
  private:
+  void open(const signal_set& signals, const stream_options& options, const char* who, bool sent_faults) {
+    detail::check_subscribable(signals, who, sent_faults);
+    if (options.capacity == 0) throw std::invalid_argument(std::string("sigkit::") + who + ": capacity must be at least 1");
+    std::error_code ec;
+    auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
+    detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
+    signal failed{};
+    ec = detail::subscribe(core.get(), signals, &failed);
+    detail::throw_if(ec, std::string(who) + ": sigaction(" + std::string(failed.name()) + ") failed");
+    core_ = std::move(core);
+  }
+
   void check(const char* what) const {
     if (!core_)
       throw std::logic_error(std::string("sigkit::stream::") + what + ": the stream is empty (moved from or closed)");
@@ -287,8 +302,8 @@ class stream {
   }
 
   // Returns true if the fd became readable, false on timeout.
-  bool wait(std::chrono::nanoseconds timeout, const char* what) {
-    const int r = detail::wait_readable(core_->wake.fd(), timeout);
+  bool wait(const detail::deadline& until, const char* what) {
+    const int r = detail::wait_readable(core_->wake.fd(), until);
     if (r < 0) detail::throw_error(detail::last_error(), std::string("stream::") + what + ": poll failed");
     return r > 0;
   }

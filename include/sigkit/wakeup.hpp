@@ -1,6 +1,7 @@
 // sigkit/wakeup.hpp - a file descriptor that a signal handler can make
-// readable: eventfd on Linux, a self-pipe elsewhere (or on Linux with
-// SIGKIT_FORCE_SELF_PIPE defined, so that the fallback is tested too).
+// readable: an eventfd where there is one (SIGKIT_HAVE_EVENTFD), a
+// self-pipe elsewhere (or on Linux with SIGKIT_NO_EVENTFD defined, so that
+// the fallback is tested too).
 #pragma once
 
 #include <unistd.h>

@@ -1,3 +1,3 @@
 // The sigkit-run tool built as a test helper, so that the tests exercise the
 // very program users get even when examples are not built.
-#include "../../examples/sigkit-run/sigkit-run.cpp"
+#include "../../tools/sigkit-run/sigkit-run.cpp"

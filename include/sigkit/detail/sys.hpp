@@ -1,23 +1,30 @@
 // sigkit/detail/sys.hpp - the seam around the system calls ordinary code
-// makes, so that tests can inject EINTR, EMFILE and friends.
+// makes, so that tests can inject EINTR, EMFILE, ESRCH and friends; and the
+// few helpers built on it that every layer shares (the deadline poll,
+// waiting for and signalling one child).
 //
 // Nothing a signal handler runs goes through this table: the handler calls
-// the kernel directly (see detail/handler.hpp).
+// the kernel directly (see detail/table.hpp).
 #pragma once
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 
-#if defined(__linux__) && !defined(SIGKIT_FORCE_SELF_PIPE)
+#include "deadline.hpp"
+#include "platform.hpp"
+
+#if SIGKIT_HAVE_EVENTFD
 #include <sys/eventfd.h>
-#define SIGKIT_HAVE_EVENTFD 1
-#else
-#define SIGKIT_HAVE_EVENTFD 0
+#endif
+#if SIGKIT_HAVE_PRCTL
+#include <sys/prctl.h>
 #endif
 
 namespace sigkit {
@@ -34,7 +41,7 @@ inline int real_eventfd(unsigned, int) noexcept {
 #endif
 
 inline int real_pipe_cloexec_nonblock(int fds[2]) noexcept {
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#if SIGKIT_HAVE_PIPE2
   return ::pipe2(fds, O_CLOEXEC | O_NONBLOCK);
 #else
   // No pipe2: a concurrent fork+exec can inherit the pair in this window.
@@ -52,6 +59,29 @@ inline int real_pipe_cloexec_nonblock(int fds[2]) noexcept {
 #endif
 }
 
+/// pidfd_open(pid, 0), close-on-exec; ENOSYS without pidfds.
+inline int real_pidfd_open(pid_t pid) noexcept {
+#if SIGKIT_HAVE_PIDFD
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/// pidfd_send_signal(pidfd, signo, nullptr, 0); ENOSYS without pidfds.
+inline int real_pidfd_send_signal(int pidfd, int signo) noexcept {
+#if SIGKIT_HAVE_PIDFD
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
+#else
+  (void)pidfd;
+  (void)signo;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
 /// System calls made by sigkit's ordinary (non-handler) code. Tests replace
 /// entries to inject failures; each entry behaves like the POSIX call
 /// (returns -1 and sets errno on failure).
@@ -62,6 +92,10 @@ struct sys_table {
   ssize_t (*read)(int, void*, size_t) = ::read;
   int (*close)(int) = ::close;
   int (*sigaction)(int, const struct sigaction*, struct sigaction*) noexcept = ::sigaction;
+  int (*kill)(pid_t, int) noexcept = ::kill;
+  int (*waitid)(idtype_t, id_t, siginfo_t*, int) = ::waitid;
+  int (*pidfd_open)(pid_t) noexcept = real_pidfd_open;
+  int (*pidfd_send_signal)(int, int) noexcept = real_pidfd_send_signal;
 };
 
 /// The process's system-call table. Constant-initialised.
@@ -78,36 +112,68 @@ inline void close_quietly(int fd) noexcept {
   errno = saved;
 }
 
-/// Waits until `fd` is readable or `timeout` passes (negative: forever).
-/// Retries EINTR with the remaining time. Returns 1 if readable, 0 on
-/// timeout, -1 with errno on error.
-inline int wait_readable(int fd, std::chrono::nanoseconds timeout) noexcept {
-  using clock = std::chrono::steady_clock;
-  const bool forever = timeout < std::chrono::nanoseconds::zero();
-  const auto deadline = forever ? clock::time_point::max() : clock::now() + timeout;
+/// Waits until one of `fds` is ready or `until` passes, retrying EINTR with
+/// the time that is left (a storm of signals does not stretch the wait).
+/// Returns poll()'s count of ready descriptors, 0 once the deadline has
+/// passed with none ready, -1 with errno on an error. Negative descriptors
+/// are skipped, as poll() does.
+inline int poll_until(pollfd* fds, nfds_t count, const deadline& until) noexcept {
   for (;;) {
-    int ms = -1;
-    if (!forever) {
-      const auto left = deadline - clock::now();
-      if (left <= clock::duration::zero()) {
-        ms = 0;
-      } else {
-        // Round up so that we never wake before the deadline.
-        const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-        ms = left_ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(left_ms);
-      }
-    }
-    pollfd p{fd, POLLIN, 0};
-    const int r = sys().poll(&p, 1, ms);
-    if (r > 0) return 1;
-    if (r == 0) {
-      if (forever || clock::now() >= deadline) return 0;
-      continue;  // woke early (clock granularity): wait for the rest
-    }
-    if (errno != EINTR) return -1;
-    // Interrupted: a storm of signals must not stretch the timeout.
-    if (!forever && clock::now() >= deadline) return 0;
+    const int r = sys().poll(fds, count, until.poll_ms());
+    if (r > 0) return r;
+    if (r < 0 && errno != EINTR) return -1;
+    if (until.passed()) return 0;
+    // Interrupted, or woke early (clock granularity): wait for the rest.
   }
+}
+
+/// Waits until `fd` is readable or `until` passes. Returns 1 if readable,
+/// 0 on timeout, -1 with errno on error.
+inline int wait_readable(int fd, const deadline& until) noexcept {
+  pollfd p{fd, POLLIN, 0};
+  const int r = poll_until(&p, 1, until);
+  return r > 0 ? 1 : r;
+}
+
+/// Sends `signo` to one child: through its pidfd when there is one (so a
+/// recycled pid is never hit), else with kill(pid).
+inline int signal_child(pid_t pid, int pidfd, int signo) noexcept {
+  if (pidfd >= 0) return sys().pidfd_send_signal(pidfd, signo);
+  return sys().kill(pid, signo);
+}
+
+/// waitid() for one child: through its pidfd when there is one, else by
+/// pid. Never waits for any other child.
+inline int wait_child(pid_t pid, int pidfd, siginfo_t* info, int options) noexcept {
+#if SIGKIT_HAVE_PIDFD
+  if (pidfd >= 0) return sys().waitid(static_cast<idtype_t>(SIGKIT_P_PIDFD), static_cast<id_t>(pidfd), info, options);
+#else
+  (void)pidfd;
+#endif
+  return sys().waitid(P_PID, static_cast<id_t>(pid), info, options);
+}
+
+/// Makes this process a child subreaper (orphaned descendants are
+/// reparented to it); ENOTSUP where the system has no such thing.
+inline int become_subreaper() noexcept {
+#if SIGKIT_HAVE_PRCTL
+  return ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+#else
+  errno = ENOTSUP;
+  return -1;
+#endif
+}
+
+/// Asks for `signo` when the parent of this process dies; ENOTSUP where the
+/// system has no such thing. Async-signal-safe (a forked child calls it).
+inline int set_parent_death_signal(int signo) noexcept {
+#if SIGKIT_HAVE_PRCTL
+  return ::prctl(PR_SET_PDEATHSIG, signo);
+#else
+  (void)signo;
+  errno = ENOTSUP;
+  return -1;
+#endif
 }
 
 }  // namespace detail

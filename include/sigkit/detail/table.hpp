@@ -45,6 +45,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -93,8 +94,19 @@ struct subscriber {
 struct snapshot {
   struct sigaction previous {};      // the disposition before sigkit
   bool previous_needs_mask = false;  // previous has a mask or SA_NODEFER
-  std::vector<subscriber*> subs;
+  std::vector<subscriber*> subs;     // take every delivery
+  // Synchronous signals (SIGSEGV...) only: the subscribers (forwarders) that
+  // take the deliveries another process sent with kill() or sigqueue(). A
+  // real fault, and one with no live subscriber here, goes to the previous
+  // disposition as if sigkit were not there. Apart from `subs` so that the
+  // handler's common path never looks at them.
+  std::vector<subscriber*> user_subs;
 };
+
+/// The list of `snap` that subscribers of `signo` go in.
+inline std::vector<subscriber*>& subscribers_of(snapshot& snap, int signo) noexcept {
+  return signal{signo}.synchronous() ? snap.user_subs : snap.subs;
+}
 
 /// One disposition sigkit put in the kernel for a signal: a scoped_action's,
 /// or sigkit's own handler. Layers of a signal form a stack (bottom to top
@@ -114,7 +126,7 @@ struct slot {
   std::atomic<unsigned> readers[2]{};
   std::atomic<bool> oneshot_used{false};  // an SA_RESETHAND previous has run
   // Ordinary code only, under state::lock:
-  std::size_t subscribers = 0;  // entries in current->subs
+  std::size_t subscribers = 0;  // entries in current->subs and current->user_subs
   bool displaced = false;       // a foreign handler was installed on top of ours
   layer* top = nullptr;         // the newest sigkit layer of this signal
   layer ours{};                 // sigkit's handler as a layer; below == current->previous
@@ -227,11 +239,7 @@ inline bool is_ours(const struct sigaction& act) noexcept {
 
 /// The C library's own "signal return trampoline" flag (Linux), which it
 /// adds to every sigaction() call; not the program's to set.
-#if defined(__linux__)
-inline constexpr int libc_restorer_flag = 0x04000000;
-#else
-inline constexpr int libc_restorer_flag = 0;
-#endif
+inline constexpr int libc_restorer_flag = SIGKIT_LIBC_RESTORER_FLAG;
 
 /// True if `flags` (an sa_flags value) has `bit`. SA_RESETHAND does not
 /// fit in int, so compare as unsigned.
@@ -276,12 +284,42 @@ inline void emulate_default(int signo) noexcept {
   ::sigaction(signo, &mine, nullptr);
 }
 
+/// True if another process sent this delivery (kill(), sigqueue(); not a
+/// fault the kernel raised, and not this process signalling itself, as
+/// raise() or abort()-like crash paths do). Async-signal-safe.
+inline bool sent_by_another_process(const siginfo_t* info) noexcept {
+  return info != nullptr && info->si_code <= 0 && info->si_pid != ::getpid();
+}
+
+/// Hands a synchronous signal that another process sent to the live
+/// subscribers that take those (forwarders); true if one did. Never chains:
+/// the forwarder takes the signal instead of the process dying of it.
+/// Async-signal-safe.
+inline bool deliver_sent_fault(int signo, siginfo_t* info, const snapshot& snap) noexcept {
+  if (snap.user_subs.empty() || !sent_by_another_process(info)) return false;
+  const std::uint64_t me = current_incarnation();
+  if (me == 0) return false;
+  bool delivered = false;
+  for (subscriber* sub : snap.user_subs) {
+    if (sub->incarnation != me) continue;  // inherited across fork: inert
+    sub->deliver(sub, signo, info);
+    delivered = true;
+  }
+  return delivered;
+}
+
 /// Runs the disposition that was there before sigkit. `no_subscriber` says
 /// that no live subscriber saw this delivery, so SIG_DFL must be emulated.
 /// Async-signal-safe (apart from what a chained foreign handler does).
 inline void run_previous(int signo, siginfo_t* info, void* context, const struct sigaction& prev, bool needs_mask,
                          slot& s, bool no_subscriber) noexcept {
-  if (is_ignore(prev)) return;
+  if (is_ignore(prev)) {
+    // The kernel does not let a process ignore a fault it raised (it
+    // resets the disposition and kills); returning would re-run the
+    // faulting instruction for ever.
+    if (no_subscriber && signal{signo}.synchronous() && info != nullptr && info->si_code > 0) emulate_default(signo);
+    return;
+  }
   if (!is_function(prev)) {
     if (no_subscriber) emulate_default(signo);
     return;
@@ -311,15 +349,22 @@ inline void run_previous(int signo, siginfo_t* info, void* context, const struct
     prev.sa_handler(signo);
 }
 
-/// The handler's slow path: copies what chaining needs out of `snap`, leaves
-/// the read section (a chained handler may run long or siglongjmp away), and
-/// runs the disposition that was there before sigkit. Kept out of line so
-/// that the common delivery (nothing to chain) carries neither the copy of
-/// a struct sigaction nor the stack frame of emulate_default().
-/// Async-signal-safe (apart from what a chained foreign handler does).
+/// The handler's slow path: hands a synchronous signal another process
+/// sent to the forwarders that take it; otherwise copies what chaining
+/// needs out of `snap`, leaves the read section (a chained handler may run
+/// long or siglongjmp away), and runs the disposition that was there before
+/// sigkit. Kept out of line so that the common delivery (nothing to chain)
+/// carries neither the copy of a struct sigaction nor the stack frame of
+/// emulate_default(), and never looks at the synchronous signals'
+/// subscribers. Async-signal-safe (apart from what a chained foreign
+/// handler does).
 [[gnu::noinline]] inline void leave_and_run_previous(int signo, siginfo_t* info, void* context, slot& s,
                                                      std::atomic<unsigned>& bucket, const snapshot& snap,
                                                      bool delivered) noexcept {
+  if (!delivered && deliver_sent_fault(signo, info, snap)) {
+    bucket.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
   const struct sigaction prev = snap.previous;
   const bool needs_mask = snap.previous_needs_mask;
   bucket.fetch_sub(1, std::memory_order_seq_cst);
@@ -384,28 +429,39 @@ inline bool mask_is_empty(const sigset_t& set) noexcept {
   return true;
 }
 
-/// Names the signal and the reason a stream/flag cannot subscribe to it;
-/// empty if it can.
-inline std::string unsubscribable_reason(signal s) {
+/// Names the signal and the reason no disposition can be set for it
+/// (invalid, SIGKILL or SIGSTOP, reserved by the C library); empty if one
+/// can.
+inline std::string uncatchable_reason(signal s) {
   if (!s.valid())
     return "signal " + std::to_string(s.number()) + " is not a valid signal number (1.." +
            std::to_string(signal_limit - 1) + ")";
   if (s.number() == SIGKILL || s.number() == SIGSTOP)
     return std::string(s.name()) + " cannot be caught, blocked or ignored";
   if (!s.catchable()) return std::string(s.name()) + " is reserved by the C library";
-  if (s.synchronous())
-    return std::string(s.name()) +
-           " is synchronous (the kernel raises it in the faulting thread, which re-runs the fault before any "
-           "consumer could act); handle it with scoped_action instead";
   return {};
 }
 
+/// Names the signal and the reason a stream/flag cannot subscribe to it
+/// (as uncatchable_reason, or synchronous unless `allow_synchronous`);
+/// empty if it can.
+inline std::string unsubscribable_reason(signal s, bool allow_synchronous = false) {
+  std::string why = uncatchable_reason(s);
+  if (why.empty() && s.synchronous() && !allow_synchronous)
+    why = std::string(s.name()) +
+          " is synchronous (the kernel raises it in the faulting thread, which re-runs the fault before any "
+          "consumer could act); handle it with scoped_action instead";
+  return why;
+}
+
 /// Throws std::invalid_argument ("sigkit::<who>: <reason>") if any signal of
-/// `set` cannot be subscribed to, or `set` is empty.
-inline void check_subscribable(const signal_set& set, const char* who) {
+/// `set` cannot be subscribed to, or `set` is empty. `allow_synchronous`:
+/// the forwarder's subscription, which takes only the synchronous signals
+/// another process sent (see snapshot::user_subs).
+inline void check_subscribable(const signal_set& set, const char* who, bool allow_synchronous = false) {
   if (set.empty()) throw std::invalid_argument(std::string("sigkit::") + who + ": the signal set is empty");
   for (signal s : set) {
-    auto why = unsubscribable_reason(s);
+    auto why = unsubscribable_reason(s, allow_synchronous);
     if (!why.empty()) throw std::invalid_argument(std::string("sigkit::") + who + ": " + why);
   }
 }
@@ -431,7 +487,8 @@ inline void unlink_layer(slot& s, layer* l) noexcept {
 inline void replace_previous(slot& s, const struct sigaction& previous) {
   snapshot* old = s.current.load(std::memory_order_relaxed);
   auto* next = new snapshot{previous, !mask_is_empty(previous.sa_mask) || (previous.sa_flags & SA_NODEFER) != 0,
-                            old != nullptr ? old->subs : std::vector<subscriber*>{}};
+                            old != nullptr ? old->subs : std::vector<subscriber*>{},
+                            old != nullptr ? old->user_subs : std::vector<subscriber*>{}};
   s.ours.below = previous;
   s.oneshot_used.store(false, std::memory_order_release);
   s.current.store(next, std::memory_order_seq_cst);
@@ -486,22 +543,15 @@ inline void unsubscribe_one(int signo, subscriber* sub) noexcept {
   snapshot* old = s.current.load(std::memory_order_relaxed);
   if (old == nullptr) return;
   // OOM here terminates (noexcept): there is no way to report it from a destructor.
-  auto* next =
-      new snapshot{old->previous, old->previous_needs_mask, {}};  // NOLINT(bugprone-unhandled-exception-at-new)
-  next->subs.reserve(old->subs.size());
-  bool found = false;
-  for (subscriber* x : old->subs) {
-    if (x == sub && !found) {
-      found = true;
-      continue;
-    }
-    next->subs.push_back(x);
-  }
-  if (!found) {
+  auto* next = new snapshot{*old};  // NOLINT(bugprone-unhandled-exception-at-new)
+  std::vector<subscriber*>& list = subscribers_of(*next, signo);
+  const auto found = std::find(list.begin(), list.end(), sub);
+  if (found == list.end()) {
     delete next;
     return;
   }
-  if (next->subs.empty()) {
+  list.erase(found);
+  if (list.empty()) {
     struct sigaction restore = old->previous;
     if (has_flag(restore.sa_flags, SA_RESETHAND) && s.oneshot_used.load(std::memory_order_acquire)) {
       // The one-shot handler already ran: the kernel would have reset it.
@@ -554,10 +604,10 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
   if (old != nullptr) {
     next->previous = old->previous;
     next->previous_needs_mask = old->previous_needs_mask;
-    next->subs.reserve(old->subs.size() + 1);
     next->subs = old->subs;
+    next->user_subs = old->user_subs;
   }
-  next->subs.push_back(sub);
+  subscribers_of(*next, signo).push_back(sub);  // may throw bad_alloc: nothing changed yet
   if (s.subscribers == 0) {
     struct sigaction cur {};
     if (sys().sigaction(signo, nullptr, &cur) != 0) return last_error();

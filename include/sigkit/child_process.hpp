@@ -1,4 +1,4 @@
-// sigkit/child.hpp - child processes that start with a clean signal state,
+// sigkit/child_process.hpp - child processes that start with a clean signal state,
 // are owned by pid file descriptor, and whose exit can be mirrored.
 #pragma once
 
@@ -7,14 +7,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/prctl.h>
-#endif
 
 #include <algorithm>
 #include <chrono>
@@ -32,19 +28,10 @@
 #include <utility>
 #include <vector>
 
+#include "detail/deadline.hpp"
+#include "detail/sys.hpp"
 #include "error.hpp"
 #include "signal.hpp"
-
-// pidfds: Linux >= 5.3 (pidfd_open) and 5.4 (waitid(P_PIDFD)). Define
-// SIGKIT_NO_PIDFD to use the portable waitpid() path on Linux too.
-#if defined(__linux__) && defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal) && !defined(SIGKIT_NO_PIDFD)
-#define SIGKIT_HAS_PIDFD 1
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-#else
-#define SIGKIT_HAS_PIDFD 0
-#endif
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX
 
@@ -55,6 +42,13 @@ inline namespace v1 {
 struct exit_status {
   /// From a waitpid() status word.
   static constexpr exit_status from_wait_status(int status) noexcept { return exit_status{status}; }
+
+  /// From what waitid() reports of an ended child (CLD_EXITED, CLD_KILLED,
+  /// CLD_DUMPED).
+  static exit_status from_siginfo(const siginfo_t& info) noexcept {
+    if (info.si_code == CLD_EXITED) return exit_status{(info.si_status & 0xff) << 8};
+    return exit_status{(info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0)};
+  }
 
   constexpr exit_status() noexcept = default;
 
@@ -128,16 +122,6 @@ struct spawn_options {
 
 namespace detail {
 
-inline int pidfd_open(pid_t pid) noexcept {
-#if SIGKIT_HAS_PIDFD
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
 /// The candidates execvp() would try for `file`, resolved before fork() so
 /// that the child only calls execve().
 inline std::vector<std::string> exec_candidates(const std::string& file) {
@@ -177,7 +161,7 @@ inline int foreground_tty() noexcept {
 /// to be reported again (WNOWAIT).
 inline bool stopped_before_exec(pid_t pid) noexcept {
   siginfo_t info{};
-  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WSTOPPED | WNOHANG | WNOWAIT) != 0) return false;
+  if (wait_child(pid, -1, &info, WSTOPPED | WNOHANG | WNOWAIT) != 0) return false;
   return info.si_pid == pid && (info.si_code == CLD_STOPPED || info.si_code == CLD_TRAPPED);
 }
 
@@ -285,7 +269,7 @@ class child {
     }
     child c;
     c.pid_ = pid;
-    c.pidfd_ = detail::pidfd_open(pid);  // the child cannot be reaped before we wait
+    c.pidfd_ = detail::sys().pidfd_open(pid);  // the child cannot be reaped before we wait
     c.own_group_ = own_group;
     c.took_terminal_ = tty >= 0;
     // Wait for exec: EOF means it happened; an int means it failed. A
@@ -297,9 +281,8 @@ class child {
     int child_errno = 0;
     ssize_t n;
     for (;;) {
-      pollfd p{report[0], POLLIN, 0};
-      if (::poll(&p, 1, 20) == 0) {
-        if (detail::stopped_before_exec(pid)) ::kill(pid, SIGCONT);
+      if (detail::wait_readable(report[0], detail::deadline::after(std::chrono::milliseconds(20))) == 0) {
+        if (detail::stopped_before_exec(pid)) detail::sys().kill(pid, SIGCONT);
         continue;
       }
       n = ::read(report[0], &child_errno, sizeof child_errno);
@@ -362,13 +345,7 @@ class child {
       ec = std::make_error_code(std::errc::no_such_process);
       return;
     }
-#if SIGKIT_HAS_PIDFD
-    if (pidfd_ >= 0) {
-      if (::syscall(SYS_pidfd_send_signal, pidfd_, s.number(), nullptr, 0) != 0) ec = detail::last_error();
-      return;
-    }
-#endif
-    if (::kill(pid_, s.number()) != 0) ec = detail::last_error();
+    if (detail::signal_child(pid_, pidfd_, s.number()) != 0) ec = detail::last_error();
   }
 
   /// Sends `s` to the child's process group (kill(-pgid)).
@@ -384,15 +361,17 @@ class child {
   /// status on later calls.
   exit_status wait() {
     std::error_code ec;
-    auto st = wait_impl(-1, ec);
+    auto st = wait_impl(detail::deadline::never(), ec);
     if (ec) throw std::system_error(ec, "sigkit::child::wait for " + std::to_string(pid_));
     return *st;
   }
 
-  /// Waits at most `timeout`; nullopt if the child is still running.
+  /// Waits at most `timeout`; nullopt if the child is still running. Zero
+  /// or less looks once; a timeout too long for the clock
+  /// (nanoseconds::max()) waits until the child ends.
   std::optional<exit_status> wait_for(std::chrono::nanoseconds timeout) {
     std::error_code ec;
-    auto st = wait_impl(timeout.count() < 0 ? 0 : timeout.count(), ec);
+    auto st = wait_impl(detail::deadline::after(timeout), ec);
     if (ec) throw std::system_error(ec, "sigkit::child::wait_for " + std::to_string(pid_));
     return st;
   }
@@ -424,14 +403,11 @@ class child {
       ::tcsetpgrp(tty, ::getpid());  // every signal is blocked: no SIGTTOU stop
       ::close(tty);
     }
-#if defined(__linux__)
     if (err == 0 && options.parent_death_signal) {
-      if (::prctl(PR_SET_PDEATHSIG, options.parent_death_signal->number()) < 0) err = errno;
-      if (::getppid() != parent) ::raise(options.parent_death_signal->number());  // already orphaned
+      // ENOTSUP where the system has no parent-death signal.
+      if (detail::set_parent_death_signal(options.parent_death_signal->number()) < 0) err = errno;
+      if (err == 0 && ::getppid() != parent) ::raise(options.parent_death_signal->number());  // already orphaned
     }
-#else
-    (void)parent;
-#endif
     if (err == 0) {
       // A job-control stop (TSTP/TTIN/TTOU) sent to the parent's group
       // while this process was still in it is pending here (everything is
@@ -474,70 +450,45 @@ class child {
     ::_exit(127);
   }
 
-  std::optional<exit_status> wait_impl(std::int64_t timeout_ns, std::error_code& ec) noexcept {
+  std::optional<exit_status> wait_impl(const detail::deadline& until, std::error_code& ec) noexcept {
     ec.clear();
     if (status_) return status_;
     if (pid_ <= 0) {
       ec = std::make_error_code(std::errc::no_such_process);
       return std::nullopt;
     }
-    using clock = std::chrono::steady_clock;
-    const bool forever = timeout_ns < 0;
-    const auto deadline = clock::now() + std::chrono::nanoseconds(forever ? 0 : timeout_ns);
     for (;;) {
-      int status = 0;
-      const int r = reap(status, !forever || pidfd_ >= 0);
-      if (r > 0) {
-        status_ = exit_status::from_wait_status(status);
-        return status_;
-      }
+      // Block in waitid() only for an endless wait without a pidfd to poll.
+      const int r = reap(!until.forever() || pidfd_ >= 0);
+      if (r > 0) return status_;
       if (r < 0) {
         if (errno == EINTR) continue;
         ec = detail::last_error();
         return std::nullopt;
       }
       // Still running.
-      if (!forever && clock::now() >= deadline) return std::nullopt;
+      if (until.passed()) return std::nullopt;
       if (pidfd_ >= 0) {
-        int ms = -1;
-        if (!forever) {
-          const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
-          ms = static_cast<int>(std::clamp<std::int64_t>(left, 0, 1 << 30));
-        }
         pollfd p{pidfd_, POLLIN, 0};
-        ::poll(&p, 1, ms);  // EINTR or timeout: loop and look again
+        detail::poll_until(&p, 1, until);  // readable once it exits; timeout or error: look again
       } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // portable path: poll by pid
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // portable path: look again by pid
       }
     }
   }
 
-  /// 1: reaped (status set); 0: still running; -1: error (errno).
-  int reap(int& status, bool nohang) noexcept {
-#if SIGKIT_HAS_PIDFD
-    if (pidfd_ >= 0) {
-      siginfo_t info{};
-      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &info,
-                   WEXITED | (nohang ? WNOHANG : 0)) != 0)
-        return -1;
-      if (info.si_pid == 0) return 0;
-      if (info.si_code == CLD_EXITED)
-        status = W_EXITCODE(info.si_status, 0);
-      else
-        status = info.si_status | (info.si_code == CLD_DUMPED ? 0x80 : 0);
-      return 1;
-    }
-#endif
-    const pid_t r = ::waitpid(pid_, &status, nohang ? WNOHANG : 0);
-    if (r < 0) return -1;
-    return r == pid_ ? 1 : 0;
+  /// Reaps the child if it has ended (sets status_). 1: reaped; 0: still
+  /// running (only with `nohang`); -1: error (errno).
+  int reap(bool nohang) noexcept {
+    siginfo_t info{};
+    if (detail::wait_child(pid_, pidfd_, &info, WEXITED | (nohang ? WNOHANG : 0)) != 0) return -1;
+    if (info.si_pid == 0) return 0;
+    status_ = exit_status::from_siginfo(info);
+    return 1;
   }
 
   void release() noexcept {
-    if (pid_ > 0 && !status_) {
-      int status = 0;
-      (void)reap(status, true);
-    }
+    if (pid_ > 0 && !status_) (void)reap(true);
     if (pidfd_ >= 0) ::close(pidfd_);
     pidfd_ = -1;
     pid_ = -1;

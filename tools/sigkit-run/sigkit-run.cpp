@@ -6,7 +6,7 @@
 // Usable as a container entrypoint (`ENTRYPOINT ["sigkit-run", "--reap",
 // "--"]`) or as a wrapper in scripts: Ctrl-C, Ctrl-Z and `fg` behave as if
 // the command had been run directly.
-#include <sigkit/forward.hpp>
+#include <sigkit/run.hpp>
 #if __has_include(<sigkit/version.hpp>)
 #include <sigkit/version.hpp>
 #define SIGKIT_RUN_VERSION sigkit::version_string

@@ -13,12 +13,9 @@
 // not exist or cannot be read (one line on stderr each).
 #include <sigkit/inspect.hpp>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <map>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -103,23 +100,6 @@ std::string describe(const std::error_code& ec) {
   return ec.message();
 }
 
-// Parent -> children, from every /proc/PID/status (processes that vanish
-// meanwhile are skipped).
-std::map<pid_t, std::vector<pid_t>> process_tree() {
-  std::map<pid_t, std::vector<pid_t>> tree;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return tree;
-  while (const dirent* entry = ::readdir(proc)) {
-    pid_t pid = 0;
-    if (!parse_pid(entry->d_name, pid)) continue;
-    std::error_code ec;
-    if (const auto status = sigkit::inspect_status(pid, ec)) tree[status->ppid].push_back(pid);
-  }
-  ::closedir(proc);
-  for (auto& [parent, kids] : tree) std::sort(kids.begin(), kids.end());
-  return tree;
-}
-
 // Prints one process; returns false (after one line on stderr) if it could
 // not be read.
 bool show(pid_t pid, const options& opt, const std::string& indent, bool quiet_if_gone) {
@@ -161,11 +141,13 @@ bool show(pid_t pid, const options& opt, const std::string& indent, bool quiet_i
   return true;
 }
 
-bool show_tree(pid_t pid, const options& opt, const std::map<pid_t, std::vector<pid_t>>& tree, int depth) {
+// Shows `pid` and, with --children, every descendant below it (those that
+// end meanwhile are skipped).
+bool show_tree(pid_t pid, const options& opt, int depth) {
   bool ok = show(pid, opt, std::string(static_cast<std::size_t>(depth) * 4, ' '), depth > 0);
-  const auto it = tree.find(pid);
-  if (it != tree.end())
-    for (const pid_t kid : it->second) ok = show_tree(kid, opt, tree, depth + 1) && ok;
+  if (!opt.children) return ok;
+  std::error_code ec;
+  for (const pid_t kid : sigkit::inspect_children(pid, ec)) ok = show_tree(kid, opt, depth + 1) && ok;
   return ok;
 }
 
@@ -203,8 +185,7 @@ int main(int argc, char** argv) {
     return exit_trouble;
   }
 
-  const auto tree = opt.children ? process_tree() : std::map<pid_t, std::vector<pid_t>>{};
   bool ok = true;
-  for (const pid_t pid : opt.pids) ok = show_tree(pid, opt, tree, 0) && ok;
+  for (const pid_t pid : opt.pids) ok = show_tree(pid, opt, 0) && ok;
   return ok ? 0 : exit_trouble;
 }

@@ -20,7 +20,7 @@
 //   --send-to NAME SIG        kill(saved pid NAME, SIG)
 //   --expect-stopped          waitpid(WUNTRACED): the program is stopped
 //   --expect-continued        waitpid(WCONTINUED): it was continued
-//   --expect-caught NAME SIG  /proc/<pid NAME>/status SigCgt has SIG's bit
+//   --expect-caught NAME SIG  pid NAME catches SIG (sigkit::inspect: SigCgt)
 //   --connect CONN PORT       TCP-connect to 127.0.0.1:PORT as connection CONN
 //   --connect-refused PORT    a TCP connection to 127.0.0.1:PORT is refused
 //   --write CONN TEXT         send TEXT on CONN
@@ -44,6 +44,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sigkit/inspect.hpp>
 #include <sigkit/signal.hpp>
 
 #include <algorithm>
@@ -243,8 +244,8 @@ struct driver {
   void kill_everything() {
     if (child > 0 && !reaped) ::kill(-child, SIGKILL);
     for (;;) {
-      std::ifstream children("/proc/self/task/" + std::to_string(::getpid()) + "/children");
-      for (long p; children >> p;) ::kill(static_cast<pid_t>(p), SIGKILL);
+      std::error_code ec;
+      for (const pid_t p : sigkit::inspect_children(::getpid(), ec)) ::kill(p, SIGKILL);
       int st;
       const pid_t p = ::waitpid(-1, &st, 0);
       if (p == child) reaped = true;
@@ -257,8 +258,8 @@ struct driver {
     std::vector<pid_t> found;
     int st;
     for (pid_t p; (p = ::waitpid(-1, &st, WNOHANG)) > 0;) found.push_back(p);  // zombies
-    std::ifstream children("/proc/self/task/" + std::to_string(::getpid()) + "/children");
-    for (long p; children >> p;) found.push_back(static_cast<pid_t>(p));  // still running
+    std::error_code ec;
+    for (const pid_t p : sigkit::inspect_children(::getpid(), ec)) found.push_back(p);  // still running
     return found;
   }
 };
@@ -329,14 +330,12 @@ void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
   } else if (op == "--expect-caught") {
     const pid_t p = d.pid_of(a[0]);
     const int sig = signal_arg(a[1]);
-    std::ifstream status("/proc/" + std::to_string(p) + "/status");
-    std::string key, hex;
-    while (status >> key && key != "SigCgt:") status.ignore(4096, '\n');
-    if (!(status >> hex)) throw failure("no SigCgt in /proc/" + std::to_string(p) + "/status");
-    const unsigned long long caught = std::stoull(hex, nullptr, 16);
-    if (((caught >> (sig - 1)) & 1U) == 0)
-      throw failure("pid " + std::to_string(p) + " does not catch " + a[1] + " (SigCgt " + hex + ")");
-    std::printf("pid %d catches %s (SigCgt %s)\n", static_cast<int>(p), a[1].c_str(), hex.c_str());
+    std::error_code ec;
+    const sigkit::signal_set caught = sigkit::inspect(p, ec).caught;
+    if (ec) throw failure("cannot read the signal state of pid " + std::to_string(p) + ": " + ec.message());
+    if (!caught.contains(sigkit::signal{sig}))
+      throw failure("pid " + std::to_string(p) + " does not catch " + a[1] + " (it catches " + caught.to_string() + ")");
+    std::printf("pid %d catches %s (it catches %s)\n", static_cast<int>(p), a[1].c_str(), caught.to_string().c_str());
   } else if (op == "--connect" || op == "--connect-refused") {
     const bool refused = op == "--connect-refused";
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

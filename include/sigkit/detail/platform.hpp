@@ -1,0 +1,109 @@
+// sigkit/detail/platform.hpp - every platform decision sigkit makes, in one
+// place.
+//
+// The rest of sigkit tests the SIGKIT_HAVE_* macros (and the few constants)
+// defined here, never the operating system. A port to a POSIX system
+// without eventfd, signalfd, pidfds or a Linux /proc changes this file and
+// nothing else: with a feature's macro at 0, the portable path is compiled
+// instead (a self-pipe, sigkit's handler, waitpid-style waits and kill(),
+// ENOTSUP from inspect()).
+//
+// Opt-outs a user (or a test build) may define, so that the portable paths
+// are built and tested on Linux too:
+//   SIGKIT_NO_EVENTFD    wakeups use a self-pipe (SIGKIT_FORCE_SELF_PIPE,
+//                        its name in 0.1, is still accepted)
+//   SIGKIT_NO_PIDFD      children are waited for by pid and signalled with
+//                        kill()
+//   SIGKIT_NO_SIGNALFD   forward_options::dequeue_directly takes nothing
+//                        from a signalfd: every signal goes through the
+//                        handler
+//   SIGKIT_NO_PROC       the /proc readers (inspect.hpp) fail with ENOTSUP
+//
+// Decisions (each 1 or 0):
+//   SIGKIT_HAVE_EVENTFD   eventfd(2) for wakeups
+//   SIGKIT_HAVE_PIPE2     pipe2(2) (else pipe() and two fcntl() calls)
+//   SIGKIT_HAVE_PIDFD     pidfd_open, pidfd_send_signal, waitid(P_PIDFD); a
+//                         kernel without them (ENOSYS) is handled at run
+//                         time: the child is then owned by pid
+//   SIGKIT_HAVE_SIGNALFD  signalfd(2)
+//   SIGKIT_HAVE_PROC      the Linux /proc layout (/proc/PID/status, task/)
+//   SIGKIT_HAVE_PRCTL     prctl(PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER)
+//   SIGKIT_FORWARD_SIGIO  0 where SIGIO is the kernel's descriptor-readiness
+//                         signal (Linux: SIGIO is SIGPOLL): not forwarded by
+//                         default
+// and the values SIGKIT_KERNEL_RTMIN (the first real-time signal the kernel
+// has; the C library may reserve some above it) and
+// SIGKIT_LIBC_RESTORER_FLAG (the sa_flags bit the C library adds to every
+// sigaction() call, 0 if none).
+#pragma once
+
+#include <signal.h>
+
+#if defined(SIGKIT_FORCE_SELF_PIPE) && !defined(SIGKIT_NO_EVENTFD)
+#define SIGKIT_NO_EVENTFD 1
+#endif
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+
+#if !defined(SIGKIT_NO_EVENTFD)
+#define SIGKIT_HAVE_EVENTFD 1
+#endif
+#define SIGKIT_HAVE_PIPE2 1
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal) && !defined(SIGKIT_NO_PIDFD)
+#define SIGKIT_HAVE_PIDFD 1
+#define SIGKIT_P_PIDFD 3  // waitid()'s idtype_t for a pidfd (Linux 5.4): P_PIDFD, which older C libraries lack
+#endif
+#if !defined(SIGKIT_NO_SIGNALFD)
+#define SIGKIT_HAVE_SIGNALFD 1
+#endif
+#if !defined(SIGKIT_NO_PROC)
+#define SIGKIT_HAVE_PROC 1
+#endif
+#define SIGKIT_HAVE_PRCTL 1
+#if defined(SIGIO)
+#define SIGKIT_FORWARD_SIGIO 0
+#endif
+#define SIGKIT_LIBC_RESTORER_FLAG 0x04000000  // SA_RESTORER: glibc's and musl's signal-return trampoline
+
+#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#define SIGKIT_HAVE_PIPE2 1
+#endif
+
+// Whatever was not decided above is absent.
+#ifndef SIGKIT_HAVE_EVENTFD
+#define SIGKIT_HAVE_EVENTFD 0
+#endif
+#ifndef SIGKIT_HAVE_PIPE2
+#define SIGKIT_HAVE_PIPE2 0
+#endif
+#ifndef SIGKIT_HAVE_PIDFD
+#define SIGKIT_HAVE_PIDFD 0
+#endif
+#ifndef SIGKIT_HAVE_SIGNALFD
+#define SIGKIT_HAVE_SIGNALFD 0
+#endif
+#ifndef SIGKIT_HAVE_PROC
+#define SIGKIT_HAVE_PROC 0
+#endif
+#ifndef SIGKIT_HAVE_PRCTL
+#define SIGKIT_HAVE_PRCTL 0
+#endif
+#ifndef SIGKIT_FORWARD_SIGIO
+#define SIGKIT_FORWARD_SIGIO 1
+#endif
+#ifndef SIGKIT_LIBC_RESTORER_FLAG
+#define SIGKIT_LIBC_RESTORER_FLAG 0
+#endif
+
+// The kernel's first real-time signal: glibc names it __SIGRTMIN (it keeps
+// a few above it for itself, so SIGRTMIN, a function call there, is
+// larger); Linux's is 32 under any C library. Without real-time signals,
+// NSIG (none).
+#if defined(__SIGRTMIN)
+#define SIGKIT_KERNEL_RTMIN __SIGRTMIN
+#elif defined(SIGRTMIN) && defined(__linux__)
+#define SIGKIT_KERNEL_RTMIN 32
+#else
+#define SIGKIT_KERNEL_RTMIN NSIG
+#endif

@@ -1,0 +1,162 @@
+// sigkit/run.hpp - run(): spawn a command, forward signals to it until it
+// exits and return how it ended, like `uv run` or an init shim (tini,
+// dumb-init); optionally as a child subreaper that reaps orphaned
+// descendants (a container's PID 1).
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "child_process.hpp"
+#include "detail/deadline.hpp"
+#include "detail/sys.hpp"
+#include "forward.hpp"
+#include "inspect.hpp"
+#include "mask.hpp"
+#include "signal.hpp"
+#include "stream.hpp"
+
+namespace sigkit {
+inline namespace v1 {
+
+/// spawn + forward + wait.
+struct run_options {
+  spawn_options spawn;
+  forward_options forward;
+  /// Become a child subreaper (PR_SET_CHILD_SUBREAPER, Linux) and reap
+  /// every orphaned descendant, leaving no zombie behind. Where there is no
+  /// subreaper, only this process's own children are reaped.
+  bool reap = false;
+  /// With reap: when the child exits, send SIGTERM to its process group (if
+  /// it has its own) and wait for every remaining descendant; after
+  /// `descendants_grace`, SIGKILL the stragglers. Zero or less kills them
+  /// at once; a grace too long for the clock (nanoseconds::max()) waits
+  /// for them for ever.
+  bool wait_descendants = false;
+  std::chrono::nanoseconds descendants_grace = std::chrono::seconds(10);
+};
+
+namespace detail {
+
+/// The children of this process (ended ones that are not reaped yet
+/// included), from /proc; empty where there is no /proc (SIGKIT_HAVE_PROC),
+/// and then a zombie orphan stays until the main child has been reaped.
+inline std::vector<pid_t> children_of_self() {
+  std::error_code ec;
+  return inspect_children(::getpid(), ec);
+}
+
+/// Reaps every exited child of this process except `keep`, without
+/// blocking.
+inline void reap_orphans(pid_t keep) {
+  for (;;) {
+    siginfo_t info{};
+    if (sys().waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    if (info.si_pid == keep) {
+      // The main child is a zombie: reap the others by pid.
+      for (pid_t p : children_of_self()) {
+        if (p == keep) continue;
+        int status;
+        ::waitpid(p, &status, WNOHANG);
+      }
+      return;
+    }
+    int status;
+    ::waitpid(info.si_pid, &status, WNOHANG);
+  }
+}
+
+/// run() with reap: waits for `c`, reaping orphans as they come (SIGCHLD
+/// on `orphans`).
+inline exit_status wait_reaping(child_process& c, stream& orphans) {
+  for (;;) {
+    reap_orphans(c.pid());
+    if (auto st = c.wait_for(std::chrono::nanoseconds::zero())) return *st;
+    // Without a pidfd the child's exit shows only as a SIGCHLD; look every
+    // 10 ms as well, in case another thread's handler took it first.
+    pollfd fds[2] = {{orphans.fd(), POLLIN, 0}, {c.pidfd(), POLLIN, 0}};
+    poll_until(fds, 2, c.pidfd() >= 0 ? deadline::never() : deadline::after(std::chrono::milliseconds(10)));
+    while (orphans.try_recv()) {
+    }
+  }
+}
+
+/// run_options::wait_descendants: SIGTERM to the child's group, then waits
+/// until every descendant has been reaped, SIGKILLing what is left after
+/// `grace`.
+inline void wait_descendants(const child_process& c, stream& orphans, std::chrono::nanoseconds grace) {
+  if (c.own_group()) sys().kill(-c.pid(), SIGTERM);
+  const deadline kill_at = deadline::after(grace);
+  bool killed = false;
+  for (;;) {
+    int st = 0;
+    const pid_t p = ::waitpid(-1, &st, WNOHANG);
+    if (p < 0 && errno == ECHILD) break;
+    if (p > 0) continue;
+    if (!killed && kill_at.passed()) {
+      for (pid_t q : children_of_self()) sys().kill(q, SIGKILL);
+      if (c.own_group()) sys().kill(-c.pid(), SIGKILL);
+      killed = true;
+    }
+    // A SIGCHLD wakes this early; otherwise look again in 10 ms.
+    pollfd pfd{orphans.fd(), POLLIN, 0};
+    poll_until(&pfd, 1, deadline::after(std::chrono::milliseconds(10)));
+    while (orphans.try_recv()) {
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Runs argv like `uv run` or an init shim: subscribes the forwarder, spawns
+/// the child, forwards signals until it exits, and returns how it ended
+/// (call mirror() on the result to exit the same way).
+inline exit_status run(std::span<const std::string> argv, const run_options& options = {}) {
+  if (options.reap && detail::become_subreaper() != 0 && errno != ENOTSUP)
+    throw std::system_error(detail::last_error(), "sigkit::run: PR_SET_CHILD_SUBREAPER");
+  std::optional<sigkit::stream> orphans;
+  if (options.reap) orphans.emplace(signal_set{sigkit::child});
+  forwarder fwd(options.forward);
+  child_process c = child_process::spawn(argv, options.spawn);
+  fwd.attach(c);
+  // forward_options::dequeue_directly: the forwarder's thread reads the
+  // forwarded signals from a signalfd, which sees them only while no thread
+  // leaves them unblocked: block them in this thread too (after attach(),
+  // so the forwarder's thread does not inherit the block). Without it
+  // nothing is blocked: leaving the handler to whichever thread the kernel
+  // picks is robust where a sanitizer's runtime keeps a thread's mask for
+  // itself (TSan: a forwarder thread seen with every signal blocked).
+  const signal_set deliver_elsewhere = detail::directly_dequeued(options.forward);
+  std::error_code block_ec;
+  std::optional<scoped_block> quiet;
+  if (!deliver_elsewhere.empty()) quiet.emplace(deliver_elsewhere, block_ec);  // failure only costs latency
+  if (!options.reap) return c.wait();
+  const exit_status status = detail::wait_reaping(c, *orphans);
+  quiet.reset();  // the forwarder's thread is gone
+  if (options.wait_descendants)
+    detail::wait_descendants(c, *orphans, options.descendants_grace);
+  else
+    detail::reap_orphans(-1);
+  return status;
+}
+
+/// run() for a braced list: `sigkit::run({"make", "-j8"})`.
+inline exit_status run(std::initializer_list<std::string> argv, const run_options& options = {}) {
+  const std::vector<std::string> v(argv);
+  return run(std::span<const std::string>(v), options);
+}
+
+}  // namespace v1
+}  // namespace sigkit

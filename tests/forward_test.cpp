@@ -1,0 +1,332 @@
+// Tests for sigkit/forward.hpp at the library level: forwarding to a child
+// and counting, signals kept until attach(), user-sent faults with several
+// forwarders alive, real faults, and the cases where a test acts between two
+// steps of the forwarder (its log callback runs on its thread right after
+// each send). The same forwarding rules through the sigkit-run tool are in
+// sigkit_run_test.cpp. Built three times: as is, with SIGKIT_NO_PIDFD
+// (forward_test_nopidfd) and with SIGKIT_NO_SIGNALFD
+// (forward_test_nosignalfd).
+#include <sigkit/action.hpp>
+#include <sigkit/forward.hpp>
+#include <sigkit/inspect.hpp>
+#include <sigkit/signal.hpp>
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+using sigkit_test::in_child;
+using sigkit_test::run_child;
+
+namespace {
+
+/// Every test body starts in a process group of its own, so that whatever
+/// the children send to their group never reaches ctest.
+void own_group() { REQUIRE(::setpgid(0, 0) == 0); }
+
+/// Sends `signo` to this process from another one (a forwarder does not
+/// forward what its own process sends, and a fault this process sent itself
+/// kills it).
+bool send_from_other(int signo) {
+  const pid_t self = ::getpid();
+  const pid_t k = ::fork();
+  if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
+  int st = 0;
+  return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/// A shell in a group of its own that exits with 100 + N when it gets
+/// signal N of `caught` (a trap), ready once /proc shows it catching them
+/// all; its whole group is killed when this object goes. If the test
+/// process dies first (a watchdog), the shell dies with it and its last
+/// `sleep 1` ends on its own.
+struct trapping_child {
+  sigkit::child_process c;
+  explicit trapping_child(const std::vector<int>& caught) : c(spawn(caught)) {
+    const pid_t pid = c.pid();
+    REQUIRE_MESSAGE(sigkit_test::wait_until(
+                        [&] {
+                          std::error_code ec;
+                          const auto seen = sigkit::inspect(pid, ec).caught;
+                          for (const int n : caught)
+                            if (!seen.contains(sigkit::signal{n})) return false;
+                          return true;
+                        },
+                        5s),
+                    "the child did not set its traps");
+  }
+  ~trapping_child() {
+    ::kill(-c.pid(), SIGKILL);
+    try {
+      (void)c.wait();
+    } catch (...) {
+    }
+  }
+  trapping_child(const trapping_child&) = delete;
+  trapping_child& operator=(const trapping_child&) = delete;
+
+  static sigkit::child_process spawn(const std::vector<int>& caught) {
+    std::string script;
+    for (const int n : caught) script += "trap 'exit " + std::to_string(100 + n) + "' " + std::to_string(n) + "; ";
+    script += "while :; do sleep 1 & wait; done";  // the wait builtin returns as soon as a trapped signal comes
+    return sigkit::child_process::spawn({"/bin/sh", "-c", script},
+                                        {.new_process_group = true, .parent_death_signal = sigkit::signal{SIGKILL}});
+  }
+
+  /// The signal N the shell exited on (its code is 100 + N), or 0 if it is
+  /// still running after `limit`.
+  int exit_signal(std::chrono::milliseconds limit = 5s) {
+    const auto st = c.wait_for(limit);
+    if (!st) return 0;
+    return st->exited() ? st->code() - 100 : -1;
+  }
+};
+
+// Under ThreadSanitizer a user-sent synchronous signal can hit a known TSan
+// runtime bug ("CHECK failed: tsan_interceptors_posix.cpp:1983 ((thr->slot))
+// != (0)", github.com/google/sanitizers/issues/1541; see sigkit_run_test):
+// the user-sent fault cases run in every other build.
+#if defined(SIGKIT_TEST_TSAN)
+constexpr bool skip_sent_faults = true;
+#else
+constexpr bool skip_sent_faults = false;
+#endif
+
+/// True once `f` has counted `n` forwarded signals (it counts right after
+/// its kill() returns, which may be after the child has already acted).
+bool counted(const sigkit::forwarder& f, std::uint64_t n) {
+  return sigkit_test::wait_until([&] { return f.forwarded() == n; }, 5s) && f.forwarded() == n;
+}
+
+/// A real fault: a read of a page that allows no access (SEGV_ACCERR, si_code
+/// > 0). Not a null dereference, which UBSan would report first.
+[[noreturn]] void fault_for_real() {
+  void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(page != MAP_FAILED);
+  const volatile char* p = static_cast<const volatile char*>(page);
+  (void)*p;
+  ::_exit(3);  // not reached
+}
+
+}  // namespace
+
+TEST_CASE("a forwarder forwards a signal to its child and counts it") {
+  in_child([] {
+    own_group();
+    trapping_child t({SIGUSR1});
+    sigkit::forwarder f(t.c);
+    CHECK(f.forwarded() == 0);  // nothing sent yet
+    REQUIRE(send_from_other(SIGUSR1));
+    CHECK(t.exit_signal() == SIGUSR1);
+    CHECK(counted(f, 1));
+  });
+}
+
+TEST_CASE("signals that arrive before attach() are forwarded once the child is attached") {
+  in_child([] {
+    own_group();
+    sigkit::forwarder f;
+    REQUIRE(send_from_other(SIGUSR2));  // no child yet: kept in the forwarder's stream
+    trapping_child t({SIGUSR2});
+    f.attach(t.c);
+    CHECK(t.exit_signal() == SIGUSR2);
+    CHECK(counted(f, 1));
+  });
+}
+
+TEST_CASE("a user-sent SIGSEGV reaches every live forwarder's child, and destroying one forwarder leaves the other "
+          "working" *
+          doctest::skip(skip_sent_faults)) {
+  in_child([] {
+    own_group();
+    {
+      // Both alive: each forwards the one SIGSEGV to its own child.
+      trapping_child a({SIGSEGV}), b({SIGSEGV});
+      sigkit::forwarder fa(a.c), fb(b.c);
+      REQUIRE(send_from_other(SIGSEGV));
+      CHECK(a.exit_signal() == SIGSEGV);
+      CHECK(b.exit_signal() == SIGSEGV);
+      CHECK(counted(fa, 1));
+      CHECK(counted(fb, 1));
+    }
+    // One destroyed: the other still forwards (it used to lose the target:
+    // forwarded() stayed 0 and the child never got the signal).
+    trapping_child a({SIGSEGV, SIGBUS}), b({SIGSEGV, SIGBUS});
+    sigkit::forwarder fb(b.c);
+    std::optional<sigkit::forwarder> fa;
+    fa.emplace(a.c);
+    fa.reset();
+    REQUIRE(send_from_other(SIGSEGV));
+    CHECK(b.exit_signal() == SIGSEGV);
+    CHECK(counted(fb, 1));
+    CHECK(a.exit_signal(200ms) == 0);  // its forwarder is gone: nothing reached it
+    // And this process, which caught it for the forwarder, is alive.
+  }, 60s);
+}
+
+TEST_CASE("a user-sent fault that arrives before attach() is forwarded on attach" * doctest::skip(skip_sent_faults)) {
+  in_child([] {
+    own_group();
+    sigkit::forwarder f;
+    REQUIRE(send_from_other(SIGBUS));
+    trapping_child t({SIGBUS});
+    f.attach(t.c);
+    CHECK(t.exit_signal() == SIGBUS);
+    CHECK(counted(f, 1));
+  });
+}
+
+TEST_CASE("a real fault kills the process while forwarders live, and so does a fault it raises itself") {
+  // SIG_DFL under the forwarders, so that a sanitizer's own SIGSEGV handler
+  // (which reports and exits 1) is not what decides: the forwarders must
+  // behave exactly as if sigkit were not there, and SIG_DFL dies of it.
+  for (const bool real : {true, false}) {
+    CAPTURE(real);
+    const auto r = run_child([real] {
+      own_group();
+      auto dfl = sigkit::use_default(sigkit::signal{SIGSEGV});
+      // Children that die with this process (no grandchildren to leave behind).
+      const sigkit::spawn_options dies_with_us{.parent_death_signal = sigkit::signal{SIGKILL}};
+      auto a = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
+      auto b = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
+      sigkit::forwarder fa(a), fb(b);
+      if (real) fault_for_real();
+      ::raise(SIGSEGV);
+      CHECK_MESSAGE(false, "survived its own SIGSEGV");
+    });
+    CHECK_MESSAGE(r.signaled, r.describe());
+    CHECK(r.signo == SIGSEGV);
+  }
+}
+
+// The library's forwarder itself, so that a test can act between the send
+// and the forwarder's look at the child: its log callback runs on the
+// forwarder's thread right after each send.
+struct direct_forwarding {
+  sigkit::child_process child;
+  std::mutex m;
+  std::vector<std::string> log;
+  // Runs on the forwarder's thread after "forwarded SIGTERM" is logged.
+  std::function<void()> after_term;
+
+  // `sh -c script` in a group of its own (so that the cleanup kills what it
+  // starts too), once `ready` holds for its /proc status.
+  direct_forwarding(const std::string& script, const std::function<bool(const sigkit::proc_status&)>& ready)
+      : child(sigkit::child_process::spawn({"/bin/sh", "-c", script}, {.new_process_group = true})) {
+    const pid_t pid = child.pid();
+    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return ready(sigkit::inspect_status(pid)); }, 5s),
+                    "the child did not get ready");
+  }
+  ~direct_forwarding() {
+    ::kill(-child.pid(), SIGKILL);
+    try {
+      (void)child.wait();
+    } catch (...) {
+    }
+  }
+  direct_forwarding(const direct_forwarding&) = delete;
+  direct_forwarding& operator=(const direct_forwarding&) = delete;
+
+  bool logged(const std::string& start) {
+    const std::lock_guard lock(m);
+    for (const auto& l : log)
+      if (l.rfind(start, 0) == 0) return true;
+    return false;
+  }
+  // From another process: the forwarder skips what this process sends.
+  static bool send_from_other(int signo) {
+    const pid_t self = ::getpid();
+    const pid_t k = ::fork();
+    if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
+    int st = 0;
+    return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+
+  // Forwards a SIGTERM, then a SIGUSR1; returns once the SIGUSR1 is logged,
+  // which is after every decision the forwarder took about the SIGTERM.
+  void term_then_marker() {
+    // Taken from a signalfd by the forwarder's thread (this thread blocks
+    // them, and the forwarder's thread inherits the block), so the test does
+    // not depend on how a sanitizer delivers signals. Without a signalfd
+    // (forward_test_nosignalfd) nothing is blocked: the handler takes them.
+    const sigkit::signal_set forwarded{sigkit::signal{SIGTERM}, sigkit::signal{SIGUSR1}};
+    if (SIGKIT_HAVE_SIGNALFD) {
+      const sigset_t set = forwarded.to_sigset();
+      REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0);
+    }
+    std::atomic<bool> term_done{false};
+    sigkit::forward_options o;
+    o.signals = forwarded;
+    o.job_control = false;
+    o.dequeue_directly = true;
+    o.log = [&](const std::string& line) {
+      {
+        const std::lock_guard lock(m);
+        log.push_back(line);
+      }
+      if (line.rfind("forwarded SIGTERM", 0) != 0 || term_done) return;
+      if (after_term) after_term();
+      term_done = true;
+    };
+    sigkit::forwarder f(child, o);
+    REQUIRE(send_from_other(SIGTERM));
+    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return term_done.load(); }, 5s),
+                    "the forwarder did not forward SIGTERM");
+    REQUIRE(send_from_other(SIGUSR1));
+    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return logged("forwarded SIGUSR1"); }, 5s),
+                    "SIGUSR1 was not forwarded");
+  }
+};
+
+TEST_CASE("a child that took the request and was stopped afterwards is not continued") {
+  in_child([] {
+    own_group();
+    direct_forwarding d("trap 'n=1' TERM USR1; while :; do sleep 1; done",
+                        [](const sigkit::proc_status& s) { return s.caught.contains(sigkit::signal{SIGUSR1}); });
+    const pid_t pid = d.child.pid();
+    d.after_term = [pid] {
+      // The child takes the request, and is stopped by someone else before
+      // the forwarder looks at it.
+      (void)sigkit_test::wait_until([pid] { return !sigkit::inspect(pid).pending.contains(sigkit::signal{SIGTERM}); },
+                                    5s);
+      ::kill(pid, SIGSTOP);
+      (void)sigkit_test::wait_state(pid, 'T');
+    };
+    d.term_then_marker();
+    CHECK_MESSAGE(!d.logged("forwarded SIGCONT"), "the forwarder continued a child that had taken the request");
+    CHECK(sigkit_test::proc_state(pid) == 'T');
+  });
+}
+
+TEST_CASE("a stopped child that ignores the request is continued, so kill_after's clock can run") {
+  in_child([] {
+    own_group();
+    // sleep, which keeps the shell's SIG_IGN across exec and blocks nothing
+    // (a shell blocks signals at times, and a blocked signal stays pending).
+    direct_forwarding d("trap '' TERM USR1; exec sleep 1000", [](const sigkit::proc_status& s) {
+      return s.name == "sleep" && s.ignored.contains(sigkit::signal{SIGTERM}) &&
+             s.ignored.contains(sigkit::signal{SIGUSR1});
+    });
+    const pid_t pid = d.child.pid();
+    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    REQUIRE(sigkit_test::wait_state(pid, 'T'));
+    d.term_then_marker();
+    CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
+    CHECK(sigkit_test::wait_state(pid, 'T', true));
+  });
+}
+
