@@ -32,8 +32,10 @@ struct shutdown_options {
   /// A second signal of the set makes the process die of it at once
   /// (unblock, SIG_DFL, re-raise: the exit status shows the signal).
   bool second_signal_kills = true;
-  /// If non-zero: this long after the first signal, if the shutdown object
-  /// still exists, the process dies of that first signal.
+  /// If positive: this long after the first signal, if the shutdown object
+  /// still exists, the process dies of that first signal. Zero or negative:
+  /// never; a duration too long for the clock (nanoseconds::max()) never
+  /// passes either.
   std::chrono::nanoseconds force_after{0};
 };
 
@@ -106,15 +108,21 @@ class shutdown {
   }
 
   /// Blocks until stop is requested or `timeout` passes; true if stopped.
+  /// Zero or less looks once; a timeout too long for the clock
+  /// (nanoseconds::max()) waits until stop is requested.
   bool wait_for(std::chrono::nanoseconds timeout) const {
+    const auto until = detail::deadline::after(timeout);
+    const auto stopped = [&] { return state_->source.stop_requested(); };
     std::unique_lock lock(state_->mu);
-    return state_->cv.wait_for(lock, timeout, [&] { return state_->source.stop_requested(); });
+    if (!until.forever()) return state_->cv.wait_until(lock, until.when(), stopped);
+    state_->cv.wait(lock, stopped);
+    return true;
   }
 
   /// Sets (or changes) the deadline after the first signal: once it has
   /// passed and this object still exists, the process dies of the first
-  /// signal. Zero disables it. Takes effect at once, also if stop was
-  /// already requested.
+  /// signal. Zero or negative disables it. Takes effect at once, also if
+  /// stop was already requested.
   void force_after(std::chrono::nanoseconds grace) {
     {
       std::lock_guard lock(state_->mu);
