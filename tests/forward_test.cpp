@@ -120,6 +120,35 @@ bool counted(const sigkit::forwarder& f, std::uint64_t n) {
   return sigkit_test::wait_until([&] { return f.forwarded() == n; }, 5s) && f.forwarded() == n;
 }
 
+/// `sh -c "trap '' TERM; exec sleep 30"` in a group of its own, once it is
+/// the sleep and ignores SIGTERM; killed with its group when it goes.
+struct stubborn_child {
+  sigkit::child_process c;
+  stubborn_child()
+      : c(sigkit::child_process::spawn(
+            {"/bin/sh", "-c", "trap '' TERM; exec sleep 30"},
+            {.new_process_group = true, .parent_death_signal = sigkit::signal{SIGKILL}})) {
+    const pid_t pid = c.pid();
+    REQUIRE_MESSAGE(sigkit_test::wait_until(
+                        [pid] {
+                          std::error_code ec;
+                          const auto s = sigkit::inspect_status(pid, ec);
+                          return s && s->name == "sleep" && s->ignored.contains(sigkit::terminate);
+                        },
+                        5s),
+                    "the child does not ignore SIGTERM");
+  }
+  ~stubborn_child() {
+    ::kill(-c.pid(), SIGKILL);
+    try {
+      (void)c.wait();
+    } catch (...) {
+    }
+  }
+  stubborn_child(const stubborn_child&) = delete;
+  stubborn_child& operator=(const stubborn_child&) = delete;
+};
+
 /// A real fault: a read of a page that allows no access (SEGV_ACCERR, si_code
 /// > 0). Not a null dereference, which UBSan would report first.
 [[noreturn]] void fault_for_real() {
@@ -330,3 +359,49 @@ TEST_CASE("a stopped child that ignores the request is continued, so kill_after'
   });
 }
 
+TEST_CASE("kill_after means what it says for every duration, from nanoseconds::min() to max()") {
+  in_child(
+      [] {
+        own_group();
+        auto options = [](std::chrono::nanoseconds kill_after) {
+          sigkit::forward_options o;
+          o.kill_after = kill_after;
+          o.job_control = false;
+          return o;
+        };
+        // Zero or less: never. The forwarded SIGTERM is ignored and nothing follows.
+        for (const auto after : {std::chrono::nanoseconds::min(), std::chrono::nanoseconds(-1),
+                                 std::chrono::nanoseconds(0)}) {
+          CAPTURE(after.count());
+          stubborn_child t;
+          sigkit::forwarder f(t.c, options(after));
+          REQUIRE(send_from_other(SIGTERM));
+          REQUIRE(counted(f, 1));
+          CHECK_FALSE(t.c.wait_for(300ms).has_value());
+        }
+        // Positive: SIGKILL once it has passed.
+        for (const auto after : {std::chrono::nanoseconds(1), std::chrono::nanoseconds(200ms)}) {
+          CAPTURE(after.count());
+          stubborn_child t;
+          sigkit::forwarder f(t.c, options(after));
+          const auto took = sigkit_test::time_of([&] {
+            REQUIRE(send_from_other(SIGTERM));
+            const auto st = t.c.wait_for(5s);
+            REQUIRE(st.has_value());
+            CHECK(st->signal() == sigkit::signal{SIGKILL});
+          });
+          CHECK(took >= after);
+        }
+        // The longest: never elapses, but a second request kills at once.
+        stubborn_child t;
+        sigkit::forwarder f(t.c, options(std::chrono::nanoseconds::max()));
+        REQUIRE(send_from_other(SIGTERM));
+        REQUIRE(counted(f, 1));
+        CHECK_FALSE(t.c.wait_for(300ms).has_value());
+        REQUIRE(send_from_other(SIGTERM));
+        const auto st = t.c.wait_for(5s);
+        REQUIRE(st.has_value());
+        CHECK(st->signal() == sigkit::signal{SIGKILL});
+      },
+      60s);
+}
