@@ -9,6 +9,7 @@
 // group writes "ready <pid> <pgid>" and then "sig <NAME> <pid> from=<pid>"
 // for each signal to a pipe, so every wait here waits for a line, with a
 // deadline.
+#include <sigkit/forward.hpp>
 #include <sigkit/supervisor.hpp>
 
 #include <fcntl.h>
@@ -596,6 +597,52 @@ TEST_CASE("two supervisors in one process each forward to and reap only their ow
     // Neither reaped the outsider.
     CHECK_FALSE(outsider.wait_for(0ns).has_value());
     CHECK(outsider.terminate(5s).signal() == sigkit::terminate);
+  });
+}
+
+TEST_CASE("a forwarder and a supervisor in one process each serve only their own children") {
+  in_child([] {
+    isolate();
+    report_pipe r;
+    sigkit::forwarder fwd(sigkit::forward_options{.to_group = true, .job_control = false});
+    auto single = sigkit::child_process::spawn(r.probe(), {.new_process_group = true});
+    fwd.attach(single);
+    sigkit::supervisor sup;
+    sup.spawn(r.probe());
+    sup.spawn(r.probe());
+    const auto pids = r.ready(3);
+    send_from_outside(::getpid(), SIGUSR1);
+    send_from_outside(::getpid(), SIGUSR2);
+    REQUIRE(r.all_got(pids, "SIGUSR2"));
+    for (pid_t p : pids) CHECK(r.count("SIGUSR1", p) == 1);
+    send_from_outside(::getpid(), SIGTERM);
+    int ended = 0;
+    for (const auto& e : sup) {
+      CHECK(e.pid != single.pid());
+      CHECK(e.status.signal() == sigkit::terminate);
+      ++ended;
+    }
+    CHECK(ended == 2);
+    // The forwarder's child is still its own to wait for.
+    CHECK(single.wait().signal() == sigkit::terminate);
+  });
+}
+
+TEST_CASE("an exception from a callback does not stop the supervisor") {
+  in_child([] {
+    isolate();
+    sigkit::supervisor sup({.log = [](const std::string&) { throw std::runtime_error("log"); },
+                            .on_shutdown = [](sigkit::signal) { throw std::runtime_error("on_shutdown"); }});
+    const auto id = sup.spawn({"sh", "-c", "exit 5"});
+    const auto e = sup.next();
+    REQUIRE(e.has_value());
+    CHECK(e->id == id);
+    CHECK(e->status.code() == 5);
+    sup.spawn({"sleep", "30"});
+    sup.shutdown();
+    const auto last = sup.next();
+    REQUIRE(last.has_value());
+    CHECK(last->status.signal() == sigkit::terminate);
   });
 }
 

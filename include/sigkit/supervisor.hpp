@@ -121,13 +121,15 @@ struct supervisor_options {
   /// job stopped; SIGCONT continues every group. These four signals are
   /// watched whether or not they are in `signals`.
   bool job_control = true;
-  /// Called on the supervisor's thread with a line per decision ("forwarded
-  /// SIGINT to 12 groups", "child 4242 timed out"). It must not call the
-  /// supervisor.
+  /// Called with a line per decision ("forwarded SIGINT to 12 children",
+  /// "child 4242 timed out: SIGTERM"), on the supervisor's thread (or in the
+  /// call that made the decision, e.g. shutdown()), with the supervisor's
+  /// lock held: it must not call the supervisor. An exception it throws is
+  /// dropped.
   std::function<void(const std::string&)> log{};
-  /// Called on the supervisor's thread when a shutdown begins, with the
-  /// signal that began it (e.g. to print "stopping, ^C again to kill"). It
-  /// must not call the supervisor.
+  /// Called when a shutdown begins, with the signal that began it (e.g. to
+  /// print "stopping, ^C again to kill"); like `log`, with the lock held:
+  /// it must not call the supervisor. An exception it throws is dropped.
   std::function<void(sigkit::signal)> on_shutdown{};
 };
 
@@ -553,7 +555,11 @@ class supervisor_state {
   // Builds the line only if someone listens.
   template <class F>
   void log(F&& make_line) const {
-    if (options.log) options.log(make_line());
+    if (!options.log) return;
+    try {
+      options.log(make_line());
+    } catch (...) {  // the supervisor's thread must go on
+    }
   }
 
   bool send(supervised& c, int signo) {
@@ -641,7 +647,12 @@ class supervisor_state {
       return "shutting down (" + std::string(s.name()) + "): no new children; " + std::to_string(children.size()) +
              " running";
     });
-    if (options.on_shutdown) options.on_shutdown(s);
+    if (options.on_shutdown) {
+      try {
+        options.on_shutdown(s);
+      } catch (...) {  // the supervisor's thread must go on
+      }
+    }
   }
 
   // A stopped child cannot act on a terminating request: continue it (a

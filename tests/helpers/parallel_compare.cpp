@@ -49,8 +49,11 @@ int main(int argc, char** argv) {
   }
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   const std::string tool = argv[1];
-  std::vector<ps::runner> runners{{"sigkit-parallel", tool + " -j 60", tool.substr(tool.rfind('/') + 1).substr(0, 15),
-                                   tool + " -j 60 --timeout 2s", "again kills them"}};
+  // A grace period longer than any scenario waits: only the forwarded ^C (or
+  // the second ^C) can end the commands in time.
+  const std::string run = tool + " -j 60 --grace 60s";
+  std::vector<ps::runner> runners{{"sigkit-parallel", run, tool.substr(tool.rfind('/') + 1).substr(0, 15),
+                                   run + " --timeout 2s", "again kills them"}};
   if (installed("xargs"))
     runners.push_back({"xargs -P", "xargs -d '\\n' -P 60 -I{} sh -c {}", "xargs", "", ""});
   else
