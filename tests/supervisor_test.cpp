@@ -250,14 +250,24 @@ TEST_CASE("fd() is readable while an end is queued, and only then") {
   });
 }
 
+/// Spawns a probe in its own group, outside any supervisor, so that a test
+/// can wait for it to listen before a timer starts (by adopt()ing it).
+sigkit::child_process spawn_probe(const report_pipe& r, const std::vector<std::string>& options = {}) {
+  return sigkit::child_process::spawn(r.probe(options), {.new_process_group = true});
+}
+
 TEST_CASE("a timeout sends SIGTERM to the child's group, then SIGKILL after the grace period") {
   in_child([] {
     isolate();
     report_pipe r;
-    sigkit::supervisor sup({.timeout = 300ms, .timeout_grace = 400ms});
-    const auto stubborn = sup.spawn(r.probe({"--ignore", "TERM", "--members", "2"}));
-    const auto polite = sup.spawn(r.probe({"--members", "2"}));
+    sigkit::supervisor sup({.timeout_grace = 400ms});
+    auto stubborn_child = spawn_probe(r, {"--ignore", "TERM", "--members", "2"});
+    auto polite_child = spawn_probe(r, {"--members", "2"});
     const auto members = r.ready(4);
+    // Adopted once they listen: the timeouts start now.
+    const sigkit::child_options timeout{.timeout = 300ms};
+    const auto stubborn = sup.adopt(std::move(stubborn_child), timeout);
+    const auto polite = sup.adopt(std::move(polite_child), timeout);
     std::map<std::uint64_t, sigkit::child_end> ends;
     for (const auto& e : sup) ends[e.id] = e;
     REQUIRE(ends.size() == 2);
@@ -275,13 +285,29 @@ TEST_CASE("a timeout sends SIGTERM to the child's group, then SIGKILL after the 
   });
 }
 
+TEST_CASE("the supervisor's own timeout applies to spawned children") {
+  in_child([] {
+    isolate();
+    sigkit::supervisor sup({.timeout = 200ms, .timeout_grace = 5s});
+    const auto slow = sup.spawn({"sleep", "30"});
+    const auto quick = sup.spawn({"true"}, {.timeout = 30s});  // its own, longer
+    std::map<std::uint64_t, sigkit::child_end> ends;
+    for (const auto& e : sup) ends[e.id] = e;
+    CHECK(ends[slow].timed_out);
+    CHECK(ends[slow].status.signal() == sigkit::terminate);
+    CHECK(ends[slow].wall >= 200ms);
+    CHECK_FALSE(ends[quick].timed_out);
+  });
+}
+
 TEST_CASE("time a child spends stopped does not count toward its timeout") {
   in_child([] {
     isolate();
     report_pipe r;
-    sigkit::supervisor sup({.timeout = 1s, .timeout_grace = 5s});
-    const auto id = sup.spawn(r.probe());
+    sigkit::supervisor sup;
+    auto c = spawn_probe(r);
     const pid_t pid = r.ready(1)[0];
+    const auto id = sup.adopt(std::move(c), {.timeout = 1s});
     REQUIRE(pid == sup.pid(id));
     const auto started = std::chrono::steady_clock::now();
     REQUIRE(::kill(-pid, SIGSTOP) == 0);

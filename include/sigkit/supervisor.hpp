@@ -823,7 +823,8 @@ class supervisor_state {
     if (shutdown_timer.expired(now)) kill_all("shutdown grace period over");
     const bool recheck_paused = now >= next_paused_check;
     if (recheck_paused) next_paused_check = now + paused_recheck;
-    for (auto& [id, c] : children) {
+    for (auto& entry : children) {
+      supervised& c = entry.second;                        // a named reference: lambdas below capture it
       if (recheck_paused && c.timer.paused()) refresh(c);  // a continue whose SIGCHLD was late or lost
       if (!c.timer.expired(now)) continue;
       // A stop whose SIGCHLD is not read yet pauses it too.
@@ -955,7 +956,7 @@ class supervisor {
   /// ECANCELED once a shutdown has begun.
   std::uint64_t spawn(std::span<const std::string> argv, child_options per_child = {}) {
     std::error_code ec;
-    const std::uint64_t id = spawn(argv, std::move(per_child), ec);
+    const std::uint64_t id = spawn(argv, per_child, ec);
     if (ec == std::errc::operation_canceled)
       throw std::system_error(ec, "sigkit::supervisor::spawn: shutting down, no new children");
     if (ec == std::errc::invalid_argument && argv.empty())
@@ -967,7 +968,7 @@ class supervisor {
   }
   std::uint64_t spawn(std::initializer_list<std::string> argv, child_options per_child = {}) {
     const std::vector<std::string> v(argv);
-    return spawn(std::span<const std::string>(v), std::move(per_child));
+    return spawn(std::span<const std::string>(v), per_child);
   }
   /// noexcept form (apart from allocation): failures go to `ec`; returns 0.
   std::uint64_t spawn(std::span<const std::string> argv, child_options per_child, std::error_code& ec) {
@@ -991,7 +992,7 @@ class supervisor {
   /// a shutdown has begun: ECANCELED, and `c` is left as it was.
   std::uint64_t adopt(child_process&& c, child_options per_child = {}) {
     std::error_code ec;
-    const std::uint64_t id = adopt(std::move(c), std::move(per_child), ec);
+    const std::uint64_t id = adopt(std::move(c), per_child, ec);
     if (ec) throw std::system_error(ec, "sigkit::supervisor::adopt");
     return id;
   }

@@ -20,7 +20,6 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <deque>
 #include <iostream>
 #include <optional>
@@ -298,28 +297,33 @@ class runner {
   std::size_t stopped_ = 0;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  settings s = parse(argc, argv);
+/// Everything but the exit: the status, or the signal to die of.
+std::pair<int, std::optional<sigkit::exit_status>> run_all(settings& s) {
   // Commands from standard input are read from a copy of it; every command
   // gets /dev/null instead (in a background group, reading the terminal
   // would stop it).
   int commands_fd = -1;
   if (s.from_stdin) commands_fd = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
   const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null < 0 || ::dup2(null, 0) < 0) {
-    std::fprintf(stderr, "sigkit-parallel: /dev/null: %s\n", std::strerror(errno));
-    return exit_usage;
-  }
+  if (null < 0 || ::dup2(null, 0) < 0)
+    throw std::system_error(std::error_code(errno, std::generic_category()), "/dev/null");
   ::close(null);
   command_source commands = s.from_stdin ? command_source(commands_fd) : command_source(std::move(s.commands));
+  runner r(s, commands);
+  return r.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
   std::pair<int, std::optional<sigkit::exit_status>> result;
   try {
-    runner r(s, commands);
-    result = r.run();
+    settings s = parse(argc, argv);
+    result = run_all(s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sigkit-parallel: %s\n", e.what());
+    return exit_usage;
+  } catch (...) {
     return exit_usage;
   }
   if (result.second) result.second->mirror();
