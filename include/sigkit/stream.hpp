@@ -124,7 +124,7 @@ struct stream_core : subscriber {
 
 /// Options for a stream.
 struct stream_options {
-  std::size_t capacity = 64;  // events buffered before deliveries are dropped (and counted)
+  std::size_t capacity = 64;  // events buffered before deliveries are dropped (and counted); 1..stream::max_capacity
   bool chain = true;          // also run the handler that was installed before sigkit
 };
 
@@ -137,14 +137,18 @@ class stream {
  public:
   class iterator;
 
+  /// The largest capacity a stream takes (1 Mi events, 40 MiB).
+  static constexpr std::size_t max_capacity = detail::max_ring_capacity;
+
   /// Subscribes to `signals`. Throws std::invalid_argument naming the signal
   /// if any is invalid, uncatchable (SIGKILL, SIGSTOP) or synchronous, or if
-  /// the set is empty or capacity is 0; std::system_error if the wakeup fd
-  /// cannot be made (EMFILE...) or sigaction fails. On failure nothing has
-  /// changed.
+  /// the set is empty or capacity is 0; std::length_error naming the value
+  /// if capacity is above max_capacity; std::bad_alloc if the ring cannot be
+  /// allocated; std::system_error if the wakeup fd cannot be made (EMFILE...)
+  /// or sigaction fails. On failure nothing has changed.
   explicit stream(signal_set signals, stream_options options = {}) {
     detail::check_subscribable(signals, "stream");
-    if (options.capacity == 0) throw std::invalid_argument("sigkit::stream: capacity must be at least 1");
+    detail::check_ring_capacity(options.capacity, "stream");
     std::error_code ec;
     auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
     detail::throw_if(ec, std::string("stream: cannot create the wakeup descriptor for ") + signals.to_string());
@@ -155,7 +159,8 @@ class stream {
   }
 
   /// As above, reporting every failure through `ec` (valid() is then false).
-  /// Bad signals give std::errc::invalid_argument.
+  /// Bad signals and capacity 0 give std::errc::invalid_argument, a capacity
+  /// above max_capacity std::errc::value_too_large.
   stream(signal_set signals, stream_options options, std::error_code& ec) noexcept {
     ec.clear();
     try {
@@ -164,6 +169,8 @@ class stream {
       ec = e.code();
     } catch (const std::invalid_argument&) {
       ec = std::make_error_code(std::errc::invalid_argument);
+    } catch (const std::length_error&) {
+      ec = std::make_error_code(std::errc::value_too_large);
     } catch (const std::bad_alloc&) {
       ec = std::make_error_code(std::errc::not_enough_memory);
     }
