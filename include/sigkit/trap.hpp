@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
@@ -132,33 +133,44 @@ class trap {
 
   /// Every live trap of this process, oldest first; an atexit hook runs
   /// their cleanups when the process calls exit() with traps alive.
+  ///
+  /// Fork-safe: it is guarded by sigkit's table lock, which no fork() copies
+  /// held (see detail/table.hpp), not by a mutex of its own, and it is made
+  /// on first use under that lock rather than by a guarded function-local
+  /// static (a fork during that guard's initialisation would leave the
+  /// child waiting on it). It is never destroyed, so the atexit hook,
+  /// registered with it, may run after static destructors.
   struct registry_of_traps {
-    std::mutex mu;
     std::vector<std::shared_ptr<state>> live;
 
-    static registry_of_traps& get() {
-      static registry_of_traps r;      // constructed before the hook is registered,
-      static const bool hooked = [] {  // so the hook runs before it dies
-        std::atexit(&at_exit);
-        return true;
-      }();
-      (void)hooked;
+    /// Under the table lock.
+    static registry_of_traps*& instance() noexcept {
+      static constinit registry_of_traps* r = nullptr;
       return r;
     }
     static void add(const std::shared_ptr<state>& st) {
-      auto& r = get();
-      std::lock_guard lock(r.mu);
-      r.live.push_back(st);
+      detail::table_lock lock;
+      registry_of_traps*& r = instance();
+      if (r == nullptr) {
+        r = new registry_of_traps;
+        std::atexit(&at_exit);
+      }
+      r->live.push_back(st);
     }
     static void remove(const std::shared_ptr<state>& st) {
-      auto& r = get();
-      std::lock_guard lock(r.mu);
-      std::erase(r.live, st);
+      std::shared_ptr<state> gone;  // released after the lock: its stream unsubscribes under it
+      detail::table_lock lock;
+      if (registry_of_traps* r = instance()) {
+        auto it = std::find(r->live.begin(), r->live.end(), st);
+        if (it == r->live.end()) return;
+        gone = std::move(*it);
+        r->live.erase(it);
+      }
     }
     static std::vector<std::shared_ptr<state>> snapshot() {
-      auto& r = get();
-      std::lock_guard lock(r.mu);
-      return r.live;
+      detail::table_lock lock;
+      registry_of_traps* r = instance();
+      return r != nullptr ? r->live : std::vector<std::shared_ptr<state>>{};
     }
     static void at_exit() { run_all(); }
   };

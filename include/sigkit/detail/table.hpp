@@ -18,12 +18,27 @@
 //   as inert; a pthread_atfork child handler does the same elsewhere. The
 //   first subscriber made in the child gives it a new incarnation.
 //
+//   fork() may come at any moment, from any thread. The table lock is the
+//   one lock sigkit holds across calls for process-wide state (the registry
+//   of live traps is under it too): the atfork prepare handler takes it, so
+//   no fork happens while another thread holds it, and the child handler
+//   gives the child a fresh one. The handlers are registered once, before any
+//   lock can be held: by a static initialiser at program start (or when a
+//   library using sigkit is loaded) and, should sigkit be used before that
+//   initialiser ran, by the first table_lock, before it locks (pthread_once,
+//   which glibc makes fork-safe). Per-object mutexes (a shutdown's, a trap's)
+//   belong to objects that are inert in a forked child.
+//
 // Known races (written up where they live)
 //   * A process made by a raw clone()/syscall(SYS_fork), which skips the
 //     pthread_atfork handlers, inherits the table lock and reader counts as
 //     they were: if another thread held them at that instant, the child's
-//     first subscribe can block. fork(), posix_spawn() and vfork()+exec are
+//     first subscribe can block. fork() and vfork()/posix_spawn()+exec are
 //     fine.
+//   * A signal handler that calls fork() while its own thread holds the
+//     table lock (inside a sigkit call it interrupted) deadlocks in the
+//     atfork prepare handler, as with any library that makes fork-safe
+//     locks; the handler may call _Fork() or vfork()+exec instead.
 //   * sigaction() has no compare-and-swap: between sigkit reading the
 //     current disposition and restoring the saved one, another thread that
 //     calls sigaction() directly can be overwritten. Code that changes
@@ -127,7 +142,7 @@ struct state {
   std::atomic<std::atomic<std::uint64_t>*> incarnation_word{nullptr};
   std::atomic<std::uint64_t> fallback_word{0};  // used without MADV_WIPEONFORK
   std::uint64_t incarnation_counter = 0;        // under lock
-  bool atfork_registered = false;               // under lock
+  pthread_once_t started = PTHREAD_ONCE_INIT;   // process_start() has run
 };
 static_assert(std::is_trivially_destructible_v<state>,
               "the handler must reach global state without a guard or an exit-time destructor");
@@ -146,10 +161,16 @@ inline std::uint64_t current_incarnation() noexcept {
   return w != nullptr ? w->load(std::memory_order_relaxed) : 0;
 }
 
-/// Holds the table lock (ordinary code).
+inline void ensure_started() noexcept;
+
+/// Holds the table lock (ordinary code). The atfork handlers are registered
+/// before the first lock, so a fork never copies it held.
 class table_lock {
  public:
-  table_lock() noexcept { pthread_mutex_lock(&global().lock); }
+  table_lock() noexcept {
+    ensure_started();
+    pthread_mutex_lock(&global().lock);
+  }
   ~table_lock() { pthread_mutex_unlock(&global().lock); }
   table_lock(const table_lock&) = delete;
   table_lock& operator=(const table_lock&) = delete;
@@ -179,14 +200,24 @@ inline void atfork_child() noexcept {
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+/// What sigkit does once per process, before it takes any lock: registers
+/// the atfork handlers. (Should pthread_atfork fail, ENOMEM, a fork is then
+/// handled as a raw clone() is: see "Known races" above.)
+inline void process_start() noexcept { (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
+/// Runs process_start() once per process (a forked child inherits it as
+/// done). Cheap after the first call: one atomic load.
+inline void ensure_started() noexcept { pthread_once(&global().started, process_start); }
+
+/// Runs process_start() during static initialisation, before main() and
+/// before any thread of the program could hold a sigkit lock.
+inline const bool started_at_load = (ensure_started(), true);
+
 /// Gives this process an incarnation if it has none (first use, or first
 /// subscriber after fork). Call under the table lock. Never fails: without
 /// mmap/MADV_WIPEONFORK it falls back to the atfork-cleared word.
 inline std::uint64_t ensure_incarnation() noexcept {
   state& s = global();
-  if (!s.atfork_registered) {
-    s.atfork_registered = pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0;
-  }
   auto* w = s.incarnation_word.load(std::memory_order_acquire);
   if (w == nullptr) {
 #if defined(MADV_WIPEONFORK)
