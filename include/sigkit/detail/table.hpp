@@ -18,6 +18,17 @@
 //   as inert; a pthread_atfork child handler does the same elsewhere. The
 //   first subscriber made in the child gives it a new incarnation.
 //
+//   exec() resets a handled signal to SIG_DFL but keeps SIG_IGN. So that a
+//   program exec'd from a child keeps a signal that was ignored before
+//   sigkit ignored, the atfork child handler puts SIG_IGN back for every
+//   signal whose kernel disposition is sigkit's handler and whose previous
+//   one is SIG_IGN (the inherited, inert subscribers would have ignored it
+//   anyway). That slot is then "withdrawn": sigkit's layer stays in the
+//   stack, standing for the previous disposition, until a subscriber made in
+//   the child re-arms it where it stands (in the kernel, or as the `below`
+//   of the layer above it). The table in docs/fork-and-exec.md lists what a
+//   child and an exec'd program see.
+//
 //   fork() may come at any moment, from any thread. The table lock is the
 //   one lock sigkit holds across calls for process-wide state (the registry
 //   of live traps is under it too): the atfork prepare handler takes it, so
@@ -131,6 +142,7 @@ struct slot {
   // Ordinary code only, under state::lock:
   std::size_t subscribers = 0;  // entries in current->subs
   bool displaced = false;       // a foreign handler was installed on top of ours
+  bool withdrawn = false;       // forked child: ours stands aside for a previous SIG_IGN (atfork_child)
   layer* top = nullptr;         // the newest sigkit layer of this signal
   layer ours{};                 // sigkit's handler as a layer; below == current->previous
   bool ours_linked = false;
@@ -175,43 +187,6 @@ class table_lock {
   table_lock(const table_lock&) = delete;
   table_lock& operator=(const table_lock&) = delete;
 };
-
-inline void atfork_prepare() noexcept { pthread_mutex_lock(&global().lock); }
-inline void atfork_parent() noexcept { pthread_mutex_unlock(&global().lock); }
-inline void atfork_child() noexcept {
-  state& s = global();
-  // The child has one thread: re-initialise rather than unlock a mutex
-  // another thread id locked.
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  s.lock = fresh;
-  s.fallback_word.store(0, std::memory_order_relaxed);
-  // Threads that were inside the handler at fork time do not exist here,
-  // but their reader counts were copied: zero them, or the child's first
-  // writer would wait for them forever. The forking thread holds no count
-  // (the handler drops its count before it chains to a handler that might
-  // fork), and with every signal blocked no handler can run meanwhile.
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  for (auto& sl : s.slots) {
-    sl.readers[0].store(0, std::memory_order_relaxed);
-    sl.readers[1].store(0, std::memory_order_relaxed);
-  }
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-}
-
-/// What sigkit does once per process, before it takes any lock: registers
-/// the atfork handlers. (Should pthread_atfork fail, ENOMEM, a fork is then
-/// handled as a raw clone() is: see "Known races" above.)
-inline void process_start() noexcept { (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
-
-/// Runs process_start() once per process (a forked child inherits it as
-/// done). Cheap after the first call: one atomic load.
-inline void ensure_started() noexcept { pthread_once(&global().started, process_start); }
-
-/// Runs process_start() during static initialisation, before main() and
-/// before any thread of the program could hold a sigkit lock.
-inline const bool started_at_load = (ensure_started(), true);
 
 /// Gives this process an incarnation if it has none (first use, or first
 /// subscriber after fork). Call under the table lock. Never fails: without
@@ -287,6 +262,81 @@ inline bool is_function(const struct sigaction& act) noexcept {
 inline bool is_ignore(const struct sigaction& act) noexcept {
   return (act.sa_flags & SA_SIGINFO) == 0 && act.sa_handler == SIG_IGN;
 }
+
+/// True if every subscriber in `subs` was inherited across fork (inert
+/// here). Ordinary code, or the atfork child handler.
+inline bool only_inherited(const std::vector<subscriber*>& subs) noexcept {
+  const std::uint64_t me = current_incarnation();
+  for (const subscriber* x : subs)
+    if (me != 0 && x->incarnation == me) return false;
+  return true;
+}
+
+/// Makes sigkit's layer of `signo` stand for `previous` (a SIG_IGN) while
+/// only inherited, inert subscribers remain, so that a program exec'd from
+/// here keeps the signal ignored: `previous` goes back in the kernel if ours
+/// is there, or becomes what the layer above ours restores. The slot is
+/// then withdrawn until a subscriber of this process re-arms it. Under the
+/// table lock, or in the atfork child handler. Async-signal-safe.
+inline void withdraw(int signo, slot& s, const struct sigaction& previous) noexcept {
+  if (s.ours.up != nullptr) {
+    s.ours.up->below = previous;
+    s.withdrawn = true;
+    return;
+  }
+  struct sigaction cur {};
+  if (sys().sigaction(signo, nullptr, &cur) != 0 || !is_ours(cur)) return;  // someone else's on top
+  if (sys().sigaction(signo, &previous, nullptr) == 0) s.withdrawn = true;
+}
+
+/// In a forked child, where every inherited subscriber is inert: withdraws
+/// every slot whose previous disposition is SIG_IGN (see withdraw()).
+inline void withdraw_over_ignored() noexcept {
+  for (int n = 1; n < signal_limit; ++n) {
+    slot& sl = global().slots[n];
+    const snapshot* snap = sl.current.load(std::memory_order_relaxed);
+    if (snap != nullptr && sl.ours_linked && !sl.withdrawn && is_ignore(snap->previous))
+      withdraw(n, sl, snap->previous);
+  }
+}
+
+inline void atfork_prepare() noexcept { pthread_mutex_lock(&global().lock); }
+inline void atfork_parent() noexcept { pthread_mutex_unlock(&global().lock); }
+inline void atfork_child() noexcept {
+  state& s = global();
+  // The child has one thread: re-initialise rather than unlock a mutex
+  // another thread id locked.
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  s.lock = fresh;
+  s.fallback_word.store(0, std::memory_order_relaxed);
+  // Threads that were inside the handler at fork time do not exist here,
+  // but their reader counts were copied: zero them, or the child's first
+  // writer would wait for them forever. The forking thread holds no count
+  // (the handler drops its count before it chains to a handler that might
+  // fork), and with every signal blocked no handler can run meanwhile.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (auto& sl : s.slots) {
+    sl.readers[0].store(0, std::memory_order_relaxed);
+    sl.readers[1].store(0, std::memory_order_relaxed);
+  }
+  withdraw_over_ignored();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+/// What sigkit does once per process, before it takes any lock: registers
+/// the atfork handlers. (Should pthread_atfork fail, ENOMEM, a fork is then
+/// handled as a raw clone() is: see "Known races" above.)
+inline void process_start() noexcept { (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
+/// Runs process_start() once per process (a forked child inherits it as
+/// done). Cheap after the first call: one atomic load.
+inline void ensure_started() noexcept { pthread_once(&global().started, process_start); }
+
+/// Runs process_start() during static initialisation, before main() and
+/// before any thread of the program could hold a sigkit lock.
+inline const bool started_at_load = (ensure_started(), true);
 
 /// Performs the default action of `signo` as if no handler were installed:
 /// unblock it, set SIG_DFL, re-raise; for stop signals, put our handler back
@@ -458,11 +508,27 @@ inline void unlink_layer(slot& s, layer* l) noexcept {
 }
 
 /// Publishes a copy of the current snapshot with a new previous disposition
-/// and retires the old one. Under the table lock.
-inline void replace_previous(slot& s, const struct sigaction& previous) {
+/// and retires the old one. What sigkit's layer puts in the kernel follows
+/// the previous disposition (our_action() takes its SA_RESTART choice and
+/// SIGCHLD's reaping from it; a withdrawn layer stands for it as it is), so
+/// that is updated too: in the kernel if the layer is on top, else as what
+/// the layer above restores. Under the table lock.
+inline void replace_previous(int signo, slot& s, const struct sigaction& previous) {
   snapshot* old = s.current.load(std::memory_order_relaxed);
   auto* next = new snapshot{previous, !mask_is_empty(previous.sa_mask) || (previous.sa_flags & SA_NODEFER) != 0,
                             old != nullptr ? old->subs : std::vector<subscriber*>{}};
+  const struct sigaction stood_for = s.withdrawn ? s.ours.below : s.ours.installed;
+  const struct sigaction mine = our_action(signo, previous);
+  const struct sigaction& stands_for = s.withdrawn ? previous : mine;
+  if (s.ours.up != nullptr) {
+    s.ours.up->below = stands_for;
+  } else {
+    struct sigaction cur {};
+    if (sys().sigaction(signo, nullptr, &cur) == 0 && same_handler(cur, stood_for))
+      sys().sigaction(signo, &stands_for, nullptr);
+    // Otherwise a foreign handler sits on top: leave it alone.
+  }
+  s.ours.installed = mine;
   s.ours.below = previous;
   s.oneshot_used.store(false, std::memory_order_release);
   s.current.store(next, std::memory_order_seq_cst);
@@ -474,9 +540,9 @@ inline void replace_previous(slot& s, const struct sigaction& previous) {
 
 /// Hands `below` to the layer above `l` (the disposition it must restore
 /// when it goes). Under the table lock.
-inline void hand_down(slot& s, layer* above, const struct sigaction& below) {
+inline void hand_down(int signo, slot& s, layer* above, const struct sigaction& below) {
   if (above == &s.ours)
-    replace_previous(s, below);
+    replace_previous(signo, s, below);
   else
     above->below = below;
 }
@@ -499,7 +565,7 @@ inline void pop_action(int signo, layer* l, bool restore) {
   slot& s = global().slots[signo];
   if (l->up != nullptr) {
     // Someone sigkit knows is above: they restore our `below` later.
-    if (restore) hand_down(s, l->up, l->below);
+    if (restore) hand_down(signo, s, l->up, l->below);
   } else if (restore) {
     struct sigaction cur {};
     if (sys().sigaction(signo, nullptr, &cur) == 0 && same_handler(cur, l->installed))
@@ -561,6 +627,11 @@ inline void unsubscribe_one(int signo, subscriber* sub) noexcept {
       unlink_layer(s, &s.ours);
       s.ours_linked = false;
     }
+    s.withdrawn = false;
+  } else if (!s.withdrawn && s.ours_linked && is_ignore(old->previous) && only_inherited(next->subs)) {
+    // A forked child's last own subscriber went; the inherited ones are
+    // inert: SIG_IGN goes back, as the atfork handler did at the fork.
+    withdraw(signo, s, old->previous);
   }
   s.current.store(next, std::memory_order_seq_cst);
   --s.subscribers;
@@ -589,10 +660,18 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
     next->subs = old->subs;
   }
   next->subs.push_back(sub);
-  if (s.subscribers == 0) {
+  if (s.withdrawn && s.ours.up != nullptr) {
+    // A forked child's first own subscriber, with a layer above ours: that
+    // layer restores ours again when it goes.
+    s.ours.up->below = s.ours.installed;
+    s.withdrawn = false;
+  }
+  if (s.subscribers == 0 || s.withdrawn) {
+    // First subscriber, or a forked child's first own one with ours
+    // withdrawn on top (the previous disposition is in the kernel).
     struct sigaction cur {};
     if (sys().sigaction(signo, nullptr, &cur) != 0) return last_error();
-    const bool keep_previous = old != nullptr && (is_ours(cur) || (s.displaced && is_function(cur)));
+    const bool keep_previous = old != nullptr && !s.withdrawn && (is_ours(cur) || (s.displaced && is_function(cur)));
     if (!keep_previous) {
       const struct sigaction mine = our_action(signo, cur);
       if (sys().sigaction(signo, &mine, nullptr) != 0) return last_error();
@@ -601,12 +680,13 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
       s.oneshot_used.store(false, std::memory_order_release);
       s.displaced = false;
     }
+    s.ours.installed = our_action(signo, next->previous);
+    s.ours.below = next->previous;
     if (!s.ours_linked) {
-      s.ours.installed = our_action(signo, next->previous);
-      s.ours.below = next->previous;
       link_layer(s, &s.ours);
       s.ours_linked = true;
     }
+    s.withdrawn = false;
   }
   s.current.store(next.release(), std::memory_order_seq_cst);
   ++s.subscribers;
