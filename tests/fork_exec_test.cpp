@@ -497,3 +497,76 @@ TEST_CASE("a layer below sigkit's that goes changes what a forked child and an e
     CHECK(kind_now() == "dfl");
   });
 }
+
+// Regression (issue 13, defect 4): with SIGCHLD ignored before sigkit (the
+// kernel reaps exited children), a stream or flag on SIGCHLD replaced
+// SIG_IGN by a handler and exited children stayed zombies. sigkit's handler
+// now carries SA_NOCLDWAIT then; Linux still sends SIGCHLD to it.
+TEST_CASE("with SIGCHLD ignored before sigkit, children are still reaped by the kernel and the exits still heard") {
+  in_child([] {
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    REQUIRE(::sigaction(SIGCHLD, &ign, nullptr) == 0);
+    for (int round = 0; round < 2; ++round) {
+      CAPTURE(round);
+      std::optional<sigkit::stream> s;
+      std::optional<sigkit::flag> f;
+      if (round == 0)
+        s.emplace(sigkit::signal_set{sigkit::child});
+      else
+        f.emplace(sigkit::signal_set{sigkit::child});
+      CHECK((sigkit::disposition_of(sigkit::child).flags & SA_NOCLDWAIT) != 0);
+      const pid_t kid = ::fork();
+      REQUIRE(kid >= 0);
+      if (kid == 0) ::_exit(3);
+      if (s) {
+        auto e = s->recv_for(5s);
+        REQUIRE(e.has_value());
+        CHECK(e->from.pid == kid);
+        CHECK(e->from.code == CLD_EXITED);
+        CHECK(e->child_status == 3);
+      } else {
+        CHECK(sigkit_test::wait_until([&] { return f->count() == 1; }, 5s));
+      }
+      // Reaped by the kernel, as with SIG_IGN: never a zombie to wait for.
+      int st = 0;
+      errno = 0;
+      CHECK(::waitpid(kid, &st, WNOHANG) == -1);
+      CHECK(errno == ECHILD);
+    }
+    // Everything gone: SIG_IGN as before.
+    CHECK(sigkit::disposition_of(sigkit::child).kind == sigkit::disposition::ign);
+  });
+}
+
+TEST_CASE("with SIGCHLD at SIG_DFL before sigkit, exited children stay to be waited for") {
+  in_child([] {
+    sigkit::stream s{{sigkit::child}};
+    CHECK((sigkit::disposition_of(sigkit::child).flags & SA_NOCLDWAIT) == 0);
+    const pid_t kid = ::fork();
+    REQUIRE(kid >= 0);
+    if (kid == 0) ::_exit(4);
+    REQUIRE(s.recv_for(5s).has_value());
+    int st = 0;
+    CHECK(::waitpid(kid, &st, 0) == kid);
+    CHECK((WIFEXITED(st) && WEXITSTATUS(st) == 4));
+  });
+}
+
+TEST_CASE("a scoped ignore of SIGCHLD under a stream: reaping follows it when it goes") {
+  in_child([] {
+    auto ign = sigkit::ignore(sigkit::child);
+    sigkit::stream s{{sigkit::child}};
+    CHECK((sigkit::disposition_of(sigkit::child).flags & SA_NOCLDWAIT) != 0);
+    ign.reset();  // the layer below sigkit's goes: SIG_DFL under it now
+    CHECK((sigkit::disposition_of(sigkit::child).flags & SA_NOCLDWAIT) == 0);
+    CHECK(sigkit::disposition_of(sigkit::child).ours);
+    const pid_t kid = ::fork();
+    REQUIRE(kid >= 0);
+    if (kid == 0) ::_exit(5);
+    REQUIRE(s.recv_for(5s).has_value());
+    int st = 0;
+    CHECK(::waitpid(kid, &st, 0) == kid);
+  });
+}

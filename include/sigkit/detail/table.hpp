@@ -454,8 +454,13 @@ inline struct sigaction our_action(int signo, const struct sigaction& previous) 
   // Keep a chained handler's choice about restarting system calls (it may
   // rely on EINTR); restart otherwise.
   act.sa_flags |= is_function(previous) ? (previous.sa_flags & SA_RESTART) : SA_RESTART;
-  // Reaping policy is process-wide: keep it.
-  if (signo == SIGCHLD) act.sa_flags |= previous.sa_flags & SA_NOCLDWAIT;
+  // Reaping policy is process-wide: keep it. SIG_IGN for SIGCHLD means the
+  // kernel reaps exited children; SA_NOCLDWAIT keeps that under a handler,
+  // and Linux still delivers SIGCHLD to it (POSIX leaves that open).
+  if (signo == SIGCHLD) {
+    act.sa_flags |= previous.sa_flags & SA_NOCLDWAIT;
+    if (is_ignore(previous)) act.sa_flags |= SA_NOCLDWAIT;
+  }
   return act;
 }
 
