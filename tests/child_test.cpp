@@ -103,6 +103,14 @@ TEST_CASE("spawn reports exec failures itself, naming the program") {
     }
     CHECK_THROWS_WITH_AS(child_process::spawn(std::span<const std::string>{}), doctest::Contains("empty argv"),
                          std::invalid_argument);
+    // An empty program name is not found, as for execvp (it used to be
+    // tried as "<dir>/" in every PATH directory: EACCES).
+    std::error_code empty_ec;
+    auto empty = child_process::spawn(std::vector<std::string>{""}, {}, empty_ec);
+    CHECK(empty_ec == std::errc::no_such_file_or_directory);
+    CHECK_FALSE(empty.valid());
+    CHECK_THROWS_WITH_AS(child_process::spawn({""}), doctest::Contains("'': No such file or directory"),
+                         std::system_error);
     std::error_code ec;
     auto c = child_process::spawn(std::vector<std::string>{"/nonexistent/x"}, {}, ec);
     CHECK(ec == std::errc::no_such_file_or_directory);

@@ -240,6 +240,11 @@ TEST_CASE("exit codes 0..255 and fatal signals are mirrored, exec failures are 1
         auto [c127, m127] = run_sh(tool() + " -- no-such-command-sigkit");
         CHECK(c127 == 127);
         CHECK(m127 == "sigkit-run: no-such-command-sigkit: command not found");
+        // An empty command name is not found (ENOENT), as for execvp; it
+        // used to be tried as "<dir>/" in every PATH directory (EACCES, 126).
+        auto [e127, n127] = run_sh(tool() + " -- ''");
+        CHECK(e127 == 127);
+        CHECK(n127 == "sigkit-run: : command not found");
         auto [c126, m126] = run_sh(tool() + " -- /etc/passwd");
         CHECK(c126 == 126);
         CHECK(m126 == "sigkit-run: /etc/passwd: cannot execute: Permission denied");

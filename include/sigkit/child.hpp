@@ -141,7 +141,9 @@ inline int pidfd_open(pid_t pid) noexcept {
 /// The candidates execvp() would try for `file`, resolved before fork() so
 /// that the child only calls execve().
 inline std::vector<std::string> exec_candidates(const std::string& file) {
-  if (file.find('/') != std::string::npos) return {file};
+  // An empty name is not searched for (execve("") fails with ENOENT, as
+  // execvp does); "<dir>/" would be a directory, EACCES.
+  if (file.empty() || file.find('/') != std::string::npos) return {file};
   const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once, before fork
   std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   std::vector<std::string> out;
