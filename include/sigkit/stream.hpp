@@ -133,6 +133,14 @@ struct stream_options {
 ///
 /// Standard signals that arrive while one of the same number is already
 /// pending are merged by the kernel (one delivery); real-time signals queue.
+///
+/// Order: events come out in the order the handler recorded them. For one
+/// real-time signal that is the kernel's queue order when one thread at a
+/// time runs the handler for it (only one thread leaves it unblocked, or it
+/// is sent to one thread). Handlers running at once on several threads
+/// record in whatever order they reach the ring, which may differ: a
+/// siginfo_t carries no sequence number to restore the kernel's order by
+/// (detail/ring.hpp, "Order"). Nothing is lost either way.
 class stream {
  public:
   class iterator;
