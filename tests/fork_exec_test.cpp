@@ -127,11 +127,13 @@ void make(holder& h, object o) {
       h.registry->stream(hup);
       h.registry->flag(hup);
       break;
+    // Taken over even if the test runs with SIGHUP ignored since its start.
     case object::shutdown:
-      h.shutdown = std::make_unique<sigkit::shutdown>(hup);
+      h.shutdown = std::make_unique<sigkit::shutdown>(hup, sigkit::shutdown_options{.take_over_ignored = true});
       break;
     case object::trap:
-      h.trap = std::make_unique<sigkit::trap>(hup, [] {});
+      h.trap = std::make_unique<sigkit::trap>(
+          hup, [] {}, sigkit::trap_options{true});
       break;
     case object::scoped_action: {
       struct sigaction act {};

@@ -120,6 +120,18 @@ struct stream_core : subscriber {
   pid_t creator;
 };
 
+/// Tag of the stream constructor that accepts an empty signal set.
+struct may_be_empty_t {
+  explicit may_be_empty_t() = default;
+};
+inline constexpr may_be_empty_t may_be_empty{};
+
+/// `set`, once check_subscribable() has accepted it.
+inline const signal_set& checked_subscribable(const signal_set& set, const char* who) {
+  check_subscribable(set, who);
+  return set;
+}
+
 }  // namespace detail
 
 /// Options for a stream.
@@ -154,8 +166,14 @@ class stream {
   /// if capacity is above max_capacity; std::bad_alloc if the ring cannot be
   /// allocated; std::system_error if the wakeup fd cannot be made (EMFILE...)
   /// or sigaction fails. On failure nothing has changed.
-  explicit stream(signal_set signals, stream_options options = {}) {
-    detail::check_subscribable(signals, "stream");
+  explicit stream(signal_set signals, stream_options options = {})
+      : stream(detail::may_be_empty, detail::checked_subscribable(signals, "stream"), options) {}
+
+  /// For sigkit's own watchers (shutdown, trap), whose signals may all have
+  /// been left out: an empty set gives a valid stream that never receives
+  /// anything. The caller has checked the signals; throws otherwise as above.
+  stream(detail::may_be_empty_t, signal_set signals, stream_options options) {
+    if (!signals.empty()) detail::check_subscribable(signals, "stream");
     detail::check_ring_capacity(options.capacity, "stream");
     std::error_code ec;
     auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);

@@ -28,6 +28,14 @@
 namespace sigkit {
 inline namespace v1 {
 
+/// How a trap watches its signals.
+struct trap_options {
+  /// Also watch the signals that were ignored when the process started
+  /// (ignored_at_start()). Off: they stay ignored, as a shell's `trap`
+  /// leaves a signal that was ignored on entry.
+  bool take_over_ignored = false;
+};
+
 /// A cleanup stack that runs exactly once, in reverse order of push():
 ///
 ///  - when the trap is destroyed (leaving its scope, returning from main),
@@ -43,6 +51,12 @@ inline namespace v1 {
 /// No user code runs inside a signal handler. Exceptions thrown by a cleanup
 /// are swallowed (the remaining cleanups still run). A trap inherited by a
 /// forked child is inert there: it never runs the parent's cleanups.
+///
+/// A signal the process was started with ignored (ignored_at_start(), e.g.
+/// SIGHUP under `nohup`) is not watched unless
+/// `trap_options::take_over_ignored` is set; signals() lists what is. If
+/// every signal was ignored at start, the cleanups still run at scope end
+/// and on exit().
 class trap {
  public:
   /// SIGHUP, SIGINT, SIGQUIT and SIGTERM: what ends a program from a
@@ -52,17 +66,18 @@ class trap {
   /// Watches default_signals(); `cleanup` is the first (last to run) entry.
   explicit trap(std::function<void()> cleanup = {}) : trap(default_signals(), std::move(cleanup)) {}
 
-  /// Watches `signals`. Each must end the process by default (terminate or
-  /// core) and be streamable; otherwise std::invalid_argument naming it,
-  /// and nothing changes.
-  trap(signal_set signals, std::function<void()> cleanup) {
+  /// Watches `signals`, less those ignored at start unless
+  /// `options.take_over_ignored`. Each must end the process by default
+  /// (terminate or core) and be streamable; otherwise std::invalid_argument
+  /// naming it, and nothing changes.
+  trap(signal_set signals, std::function<void()> cleanup, trap_options options = {}) {
     for (signal s : signals) {
       const auto a = s.valid() ? s.default_action() : signal::action::ignore;
       if (s.valid() && s.catchable() && !s.synchronous() && a != signal::action::terminate && a != signal::action::core)
         throw std::invalid_argument("sigkit::trap: " + std::string(s.name()) +
                                     " does not end the process by default; watch it with a sigkit::stream");
     }
-    state_ = std::make_shared<state>(signals);  // throws like stream
+    state_ = std::make_shared<state>(detail::watched_signals(signals, options.take_over_ignored, "trap"));
     if (cleanup) state_->entries.push_back(std::move(cleanup));
     registry_of_traps::add(state_);
     watcher_ = std::make_unique<std::jthread>([st = state_](std::stop_token done) { watch(st, done); });
@@ -110,12 +125,13 @@ class trap {
     return state_->which;
   }
 
-  /// The signals being watched.
+  /// The signals being watched (empty if every one was ignored at start
+  /// and not taken over).
   signal_set signals() const { return state_->watch.s.signals(); }
 
  private:
   struct watched {
-    explicit watched(signal_set set) : s(set) {}
+    explicit watched(signal_set set) : s(detail::may_be_empty, set, {}) {}
     stream s;
     wakeup poke;  // wakes the watcher when the trap is destroyed
   };

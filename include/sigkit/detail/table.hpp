@@ -155,6 +155,7 @@ struct state {
   std::atomic<std::uint64_t> fallback_word{0};  // used without MADV_WIPEONFORK
   std::uint64_t incarnation_counter = 0;        // under lock
   pthread_once_t started = PTHREAD_ONCE_INIT;   // process_start() has run
+  signal_set ignored_at_start;                  // SIG_IGN when process_start() ran
 };
 static_assert(std::is_trivially_destructible_v<state>,
               "the handler must reach global state without a guard or an exit-time destructor");
@@ -325,18 +326,35 @@ inline void atfork_child() noexcept {
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-/// What sigkit does once per process, before it takes any lock: registers
-/// the atfork handlers. (Should pthread_atfork fail, ENOMEM, a fork is then
-/// handled as a raw clone() is: see "Known races" above.)
-inline void process_start() noexcept { (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+/// What sigkit does once per process, before it takes any lock: records
+/// which signals are ignored (what the process inherited through exec,
+/// unless code that ran earlier changed it), then registers the atfork
+/// handlers. (Should pthread_atfork fail, ENOMEM, a fork is then handled as
+/// a raw clone() is: see "Known races" above.)
+inline void process_start() noexcept {
+  state& s = global();
+  for (int n = 1; n < signal_limit; ++n) {
+    struct sigaction cur {};
+    if (::sigaction(n, nullptr, &cur) == 0 && is_ignore(cur)) s.ignored_at_start.insert(signal{n});
+  }
+  (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
 
 /// Runs process_start() once per process (a forked child inherits it as
 /// done). Cheap after the first call: one atomic load.
 inline void ensure_started() noexcept { pthread_once(&global().started, process_start); }
 
-/// Runs process_start() during static initialisation, before main() and
-/// before any thread of the program could hold a sigkit lock.
+/// Runs process_start() before main(), before any thread of the program
+/// could hold a sigkit lock, and before the program's ordinary static
+/// initialisers (constructor priority 101: only those of shared libraries
+/// loaded earlier, and ones with a priority of 100 or less, come first).
+/// Each translation unit that includes this header calls it once;
+/// pthread_once makes the later calls cheap no-ops.
+#if defined(__GNUC__)
+[[gnu::constructor(101)]] inline void start_at_load() noexcept { ensure_started(); }
+#else
 inline const bool started_at_load = (ensure_started(), true);
+#endif
 
 /// Performs the default action of `signo` as if no handler were installed:
 /// unblock it, set SIG_DFL, re-raise; for stop signals, put our handler back
