@@ -139,16 +139,17 @@ TEST_CASE("one sender's real-time payloads arrive in order when only one thread 
         sigemptyset(&one);
         sigaddset(&one, signo);
         std::atomic<bool> done{false};
-        // Other threads exist and run, but block the signal.
+        // Other threads exist and run, but block the signal: they are made
+        // with it blocked (a thread starts with its creator's mask), and
+        // only then does this thread unblock it.
+        REQUIRE(::pthread_sigmask(SIG_BLOCK, &one, nullptr) == 0);
         std::vector<std::thread> others;
         for (int i = 0; i < 3; ++i)
           others.emplace_back([&] {
-            ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
             while (!done.load()) std::this_thread::sleep_for(100us);
           });
         std::atomic<int> sent{0};
         std::thread sender([&] {
-          ::pthread_sigmask(SIG_BLOCK, &one, nullptr);
           for (int i = 0; i < count;) {
             union sigval v {};
             v.sival_int = i;
@@ -162,6 +163,7 @@ TEST_CASE("one sender's real-time payloads arrive in order when only one thread 
           }
         });
         // The consumer: this thread, the only one that leaves it unblocked.
+        REQUIRE(::pthread_sigmask(SIG_UNBLOCK, &one, nullptr) == 0);
         int received = 0, out_of_order = 0, last = -1;
         const auto deadline = std::chrono::steady_clock::now() + 60s;
         while (received < count && std::chrono::steady_clock::now() < deadline) {
