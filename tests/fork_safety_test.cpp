@@ -132,6 +132,18 @@ fork_outcome fork_and_wait(const std::function<int()>& child_body, std::chrono::
   return out;
 }
 
+// Forks up to `forks` times, each child running `child_body` with a 5 s
+// watchdog, and stops at the first child that hangs; returns where it hung
+// (empty: none did). CHECKs that every other child exited 0.
+std::string first_hang(int forks, const std::function<int()>& child_body) {
+  for (int i = 0; i < forks; ++i) {
+    const auto out = fork_and_wait(child_body, 5s);
+    if (out.hung) return "child " + std::to_string(i) + ": " + out.where;
+    CHECK((WIFEXITED(out.status) && WEXITSTATUS(out.status) == 0));
+  }
+  return {};
+}
+
 // What every child does: a fresh stream receives a raised signal; a flag and
 // a scoped action come and go; where threads can be started (not under
 // TSan, which refuses new threads after a multi-threaded fork), a trap and a
@@ -169,27 +181,15 @@ TEST_CASE("a child forked while another thread loops on sigkit::ignore can use s
             auto ign = sigkit::ignore(sigkit::user2);
           }
         });
-        int hangs = 0;
-        std::string where;
-        for (int i = 0; i < 50 && hangs == 0; ++i) {
-          // The child's first sigkit call takes the table lock.
-          const auto out = fork_and_wait(
-              [] {
-                sigkit::stream s{{sigkit::user1}};
-                ::raise(SIGUSR1);
-                return s.recv_for(5s) ? 0 : 3;
-              },
-              5s);
-          if (out.hung) {
-            ++hangs;
-            where = out.where;
-          } else {
-            CHECK((WIFEXITED(out.status) && WEXITSTATUS(out.status) == 0));
-          }
-        }
+        // The child's first sigkit call takes the table lock.
+        const std::string hang = first_hang(50, [] {
+          sigkit::stream s{{sigkit::user1}};
+          ::raise(SIGUSR1);
+          return s.recv_for(5s) ? 0 : 3;
+        });
         stop.store(true);
         hammer.join();
-        CHECK_MESSAGE(hangs == 0, "a forked child hung on its first sigkit call (" << where << ")");
+        CHECK_MESSAGE(hang.empty(), "a forked child hung on its first sigkit call (" << hang << ")");
       },
       60s);
 }
@@ -214,26 +214,14 @@ TEST_CASE("a child forked while other threads create and destroy traps can make 
               t.dismiss();
             }
           });
-        int hangs = 0;
-        std::string where;
-        for (int i = 0; i < forks && hangs == 0; ++i) {
-          const auto out = fork_and_wait(
-              [] {
-                sigkit::trap t{{sigkit::alarm}, [] {}};
-                t.dismiss();
-                return 0;
-              },
-              5s);
-          if (out.hung) {
-            ++hangs;
-            where = out.where;
-          } else {
-            CHECK((WIFEXITED(out.status) && WEXITSTATUS(out.status) == 0));
-          }
-        }
+        const std::string hang = first_hang(forks, [] {
+          sigkit::trap t{{sigkit::alarm}, [] {}};
+          t.dismiss();
+          return 0;
+        });
         stop.store(true);
         for (auto& t : hammers) t.join();
-        CHECK_MESSAGE(hangs == 0, "a forked child hung making a trap (" << where << ")");
+        CHECK_MESSAGE(hang.empty(), "a forked child hung making a trap (" << hang << ")");
       },
       watchdog_for(forks));
 }
