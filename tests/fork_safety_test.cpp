@@ -50,6 +50,27 @@ constexpr bool sanitized = true;
 constexpr bool sanitized = false;
 #endif
 
+// clang 14's AddressSanitizer is not fork-safe itself: a fork while another
+// thread holds one of its allocator's locks (mid-malloc) leaves the child
+// waiting for it for ever on its first allocation of that size. gdb shows
+// such a child in __sanitizer::SizeClassAllocator64::GetFromAllocator ->
+// Semaphore::Wait, under sigkit's stream constructor or under a new
+// thread's pthread_getattr_np (LLVM 18 gave ASan an atfork handler that
+// locks its allocator). sigkit cannot take
+// those locks, so in the ASan build:
+//  - the two regression cases, meaningful only with threads inside sigkit
+//    at the fork, are skipped (they run in the g++, clang and, for the
+//    first, TSan builds);
+//  - the hammer case forks only while every hammer waits between two calls
+//    (paused mode): it then checks the fork paths (atfork handlers, the
+//    child's table) for memory errors with the table state the hammers
+//    left, not sigkit's locks at the fork.
+// SIGKIT_FORK_SAFETY_UNPAUSED=1 forks at any point under ASan too, to
+// measure its hangs (SIGKIT_FORK_SAFETY_GDB=gdb prints their backtraces).
+// TSan (clang 14) runs unpaused (figures in docs/reliability.md).
+constexpr bool asan_build = sanitized && !sigkit_test::under_tsan;
+bool paused_mode() { return asan_build && std::getenv("SIGKIT_FORK_SAFETY_UNPAUSED") == nullptr; }
+
 int forks_to_make(int fallback) {
   if (const char* s = std::getenv("SIGKIT_FORK_SAFETY_FORKS")) {
     const int v = std::atoi(s);
@@ -91,12 +112,15 @@ struct fork_outcome {
   std::string where;
 };
 
-// Forks, runs `child_body` in the child (its return value is the exit code)
-// and waits `limit` for it. A hung child is described, then killed.
-fork_outcome fork_and_wait(const std::function<int()>& child_body, std::chrono::milliseconds limit) {
+// Forks, runs `child_body` in the child (its return value is the exit code),
+// calls `forked` in the parent, and waits `limit` for the child. A hung
+// child is described, then killed.
+fork_outcome fork_and_wait(const std::function<int()>& child_body, std::chrono::milliseconds limit,
+                           const std::function<void()>& forked = {}) {
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) ::_exit(child_body());
+  if (forked) forked();
   fork_outcome out;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // readable once it exits
@@ -172,7 +196,7 @@ int child_uses_sigkit() {
 // lazily under the table lock, and scoped_action never registered them, so
 // a fork while another thread held the lock (here: inside ignore()) gave a
 // child whose first sigkit call blocked for ever (1 to 8 of 10 forks).
-TEST_CASE("a child forked while another thread loops on sigkit::ignore can use sigkit") {
+TEST_CASE("a child forked while another thread loops on sigkit::ignore can use sigkit" * doctest::skip(asan_build)) {
   in_child(
       [] {
         std::atomic<bool> stop{false};
@@ -197,12 +221,12 @@ TEST_CASE("a child forked while another thread loops on sigkit::ignore can use s
 // A trap's registry of live traps was a std::mutex of its own: a fork while
 // another thread created or destroyed a trap could leave it locked in the
 // child. It is now under the table lock, which the atfork handlers hold
-// across fork(). Not under TSan (a child cannot start the trap's thread).
-TEST_CASE("a child forked while other threads create and destroy traps can make a trap" *
-          doctest::skip(sigkit_test::under_tsan)) {
+// across fork(). Not under ASan (see paused_mode()), nor under TSan, which
+// does not start threads in a child of a multi-threaded process.
+TEST_CASE("a child forked while other threads create and destroy traps can make a trap" * doctest::skip(sanitized)) {
   // 1000 forks take about 7 s (g++, loaded 2-core machine); on 5563e0d they
   // caught the hang in 2 of 6 runs (5000 forks: 3 of 3).
-  const int forks = forks_to_make(sanitized ? 300 : 1000);
+  const int forks = forks_to_make(1000);
   in_child(
       [forks] {
         std::atomic<bool> stop{false};
@@ -229,7 +253,7 @@ TEST_CASE("a child forked while other threads create and destroy traps can make 
 TEST_CASE("fork at any point: threads hammer every entry point, every forked child can still use sigkit") {
   // In ctest: a count that costs under 30 s per build on a loaded 2-core
   // machine (figures in docs/reliability.md).
-  const int forks = forks_to_make(sanitized ? 200 : 500);
+  const int forks = forks_to_make(sanitized ? 100 : 250);
   in_child(
       [forks] {
         // Each hammer loops over one family of entry points.
@@ -275,6 +299,11 @@ TEST_CASE("fork at any point: threads hammer every entry point, every forked chi
             },
         };
         std::vector<std::thread> hammers;
+        // Paused mode (sanitizer builds): the forker raises fork_pending and
+        // forks once every hammer is parked between two calls.
+        const bool pause = paused_mode();
+        std::atomic<bool> fork_pending{false};
+        std::atomic<std::size_t> parked{0};
         // The forking (main) thread blocks what the hammers send, so that
         // deliveries land on the hammer threads.
         sigset_t sent;
@@ -292,6 +321,11 @@ TEST_CASE("fork at any point: threads hammer every entry point, every forked chi
             // whenever the forker waits for a child.
             ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
             while (!stop.load(std::memory_order_relaxed)) {
+              if (fork_pending.load()) {
+                parked.fetch_add(1);
+                while (fork_pending.load()) std::this_thread::yield();
+                parked.fetch_sub(1);
+              }
               bodies[k]();
               cycles[k].fetch_add(1, std::memory_order_relaxed);
             }
@@ -300,7 +334,11 @@ TEST_CASE("fork at any point: threads hammer every entry point, every forked chi
         int hangs = 0, failed = 0;
         std::string where;
         for (int i = 0; i < forks; ++i) {
-          const auto out = fork_and_wait(child_uses_sigkit, 10s);
+          if (pause) {
+            fork_pending.store(true);
+            while (parked.load() != hammers.size()) std::this_thread::yield();
+          }
+          const auto out = fork_and_wait(child_uses_sigkit, 10s, [&] { fork_pending.store(false); });
           if (out.hung) {
             if (hangs++ == 0) where = out.where;
           } else if (!(WIFEXITED(out.status) && WEXITSTATUS(out.status) == 0)) {
@@ -312,11 +350,11 @@ TEST_CASE("fork at any point: threads hammer every entry point, every forked chi
         for (auto& t : hammers) t.join();
         std::string counts;
         for (auto& c : cycles) counts += std::to_string(c.load()) + " ";
-        MESSAGE("forks " << forks << ", hangs " << hangs << ", failed " << failed << ", " << secs
-                         << " s; hammer cycles (actions streams registries shutdown trap inspect sends flags): "
-                         << counts);
-        std::printf("fork_safety: forks %d hangs %d failed %d seconds %.1f cycles %s\n", forks, hangs, failed, secs,
-                    counts.c_str());
+        MESSAGE(std::string(pause ? "paused mode: " : "")
+                << "forks " << forks << ", hangs " << hangs << ", failed " << failed << ", " << secs
+                << " s; hammer cycles (actions streams registries shutdown trap inspect sends flags): " << counts);
+        std::printf("fork_safety: %sforks %d hangs %d failed %d seconds %.1f cycles %s\n", pause ? "paused " : "",
+                    forks, hangs, failed, secs, counts.c_str());
         CHECK_MESSAGE(hangs == 0, hangs << " of " << forks << " children hung (first: " << where << ")");
         CHECK(failed == 0);
         for (auto& c : cycles) CHECK(c.load() > 0);

@@ -305,10 +305,11 @@ inline void atfork_prepare() noexcept { pthread_mutex_lock(&global().lock); }
 inline void atfork_parent() noexcept { pthread_mutex_unlock(&global().lock); }
 inline void atfork_child() noexcept {
   state& s = global();
-  // The child has one thread: re-initialise rather than unlock a mutex
-  // another thread id locked.
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  s.lock = fresh;
+  // The child's one thread is the one that forked, which took the lock in
+  // atfork_prepare: it unlocks it, as in the parent. (Re-initialising it by
+  // assignment works too, but ThreadSanitizer never sees that unlock and
+  // then reports every later lock in the child as a double lock.)
+  pthread_mutex_unlock(&s.lock);
   s.fallback_word.store(0, std::memory_order_relaxed);
   // Threads that were inside the handler at fork time do not exist here,
   // but their reader counts were copied: zero them, or the child's first
