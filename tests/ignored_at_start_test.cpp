@@ -165,3 +165,24 @@ TEST_CASE("shutdown and trap still refuse bad and empty signal sets, ignored or 
     CHECK(sigkit_test::all_dispositions::capture().diff(before) == "");
   });
 }
+
+// A child spawned with reset_signals keeps what the process was started
+// with ignored (an exec without sigkit would), as tini does: under nohup,
+// a program's children are nohup'ed too. SIGUSR2, ignored by a static
+// initialiser after start, is reset like every other signal.
+// keep_ignored_at_start = false resets SIGHUP too.
+TEST_CASE("under nohup, child_process::spawn keeps SIGHUP ignored in the child unless told otherwise") {
+  in_child([] {
+    const std::string report = sigkit_test::helper_path("disposition_report");
+    for (const bool keep : {true, false}) {
+      CAPTURE(keep);
+      process p({"nohup", target(), keep ? "spawn" : "spawn-reset-all", report});
+      CHECK(p.line_starting("1 ") == std::optional<std::string>(keep ? "1 ign" : "1 dfl"));  // SIGHUP
+      CHECK(p.line_starting("12 ") == std::optional<std::string>("12 dfl"));                 // SIGUSR2
+      CHECK(p.line_starting("15 ") == std::optional<std::string>("15 dfl"));                 // SIGTERM
+      CHECK(p.line_starting("spawned ") == std::optional<std::string>("spawned 0"));
+      const int st = p.wait();
+      CHECK((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+    }
+  });
+}

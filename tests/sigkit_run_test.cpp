@@ -261,6 +261,18 @@ TEST_CASE("exit codes 0..255 and fatal signals are mirrored, exec failures are 1
 
 #endif  // !SIGKIT_TEST_VIA_HANDLER
 
+// `nohup sigkit-run cmd`: cmd starts with SIGHUP ignored, as under tini, and
+// survives one (issue 13, defect 3: it died of it, exit 129).
+TEST_CASE("under nohup the command starts with SIGHUP ignored and survives it") {
+  in_child([] {
+    own_group();
+    process p({"nohup", tool(), "--", "/bin/sh", "-c", "kill -HUP $$; echo alive"});
+    CHECK(p.line_starting("alive") == std::optional<std::string>("alive"));
+    const int st = p.wait();
+    CHECK((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+  });
+}
+
 TEST_CASE("kill_after kills a child that ignores the request, and a second request kills at once") {
   in_child([] {
     own_group();

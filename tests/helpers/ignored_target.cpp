@@ -11,9 +11,16 @@
 // that stops a shutdown prints "stopped by <name>" and exits 0; one that
 // ends a trap prints "cleanup" and the process dies of it.
 //
+//   ignored_target spawn|spawn-reset-all PROGRAM
+//
+// Starts PROGRAM with sigkit::child_process::spawn (reset_signals, and
+// keep_ignored_at_start true or, for spawn-reset-all, false) sharing this
+// stdout, waits for it, and prints "spawned <exit code>".
+//
 // A static initialiser of the program ignores SIGUSR2 before main(): it is
 // not "ignored at start", which sigkit records before such initialisers.
 #include <sigkit/action.hpp>
+#include <sigkit/child.hpp>
 #include <sigkit/shutdown.hpp>
 #include <sigkit/trap.hpp>
 
@@ -46,6 +53,12 @@ void say(const std::string& s) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "shutdown";
+  if (mode.rfind("spawn", 0) == 0 && argc > 2) {
+    const std::string program[] = {argv[2]};
+    auto c = sigkit::child_process::spawn(program, {.keep_ignored_at_start = mode == "spawn"});
+    say("spawned " + std::to_string(c.wait().code()));
+    return 0;
+  }
   const bool take = mode.find("-take") != std::string::npos;
   const sigkit::signal_set wanted = mode.find("-hup") != std::string::npos ? sigkit::signal_set{sigkit::hangup}
                                     : mode.rfind("trap", 0) == 0
