@@ -4,12 +4,15 @@
 #include <sigkit/child_process.hpp>
 #include <sigkit/stream.hpp>
 
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -103,6 +106,14 @@ TEST_CASE("spawn reports exec failures itself, naming the program") {
     }
     CHECK_THROWS_WITH_AS(child_process::spawn(std::span<const std::string>{}), doctest::Contains("empty argv"),
                          std::invalid_argument);
+    // An empty program name is not found, as for execvp (it used to be
+    // tried as "<dir>/" in every PATH directory: EACCES).
+    std::error_code empty_ec;
+    auto empty = child_process::spawn(std::vector<std::string>{""}, {}, empty_ec);
+    CHECK(empty_ec == std::errc::no_such_file_or_directory);
+    CHECK_FALSE(empty.valid());
+    CHECK_THROWS_WITH_AS(child_process::spawn({""}), doctest::Contains("'': No such file or directory"),
+                         std::system_error);
     std::error_code ec;
     auto c = child_process::spawn(std::vector<std::string>{"/nonexistent/x"}, {}, ec);
     CHECK(ec == std::errc::no_such_file_or_directory);
@@ -207,6 +218,103 @@ TEST_CASE("send() after the child was reaped fails with ESRCH and hits nobody") 
     std::error_code ec;
     c.send(sigkit::terminate, ec);
     CHECK(ec == std::errc::no_such_process);
+  });
+}
+
+namespace {
+
+// Outcomes of the recycled-pid scenario, as the exit code of the namespace's
+// init process.
+enum recycled : int {
+  hit_nobody = 10,       // send() failed with ESRCH and the new process lives
+  hit_the_new_one = 11,  // send() reached the process that got the old pid
+  no_namespaces = 77,    // user/pid namespaces unavailable here
+  not_recycled = 78,     // the pid could not be handed out again
+  other = 79,
+};
+
+// In a new user and pid namespace (so that pids can be handed out again on
+// purpose, through ns_last_pid): spawns A, reaps it behind the
+// child_process object's back, spawns B with A's pid, then calls A's
+// send(SIGTERM). Returns a `recycled` outcome.
+int send_after_pid_recycled() {
+  const pid_t outer = ::fork();
+  REQUIRE(outer >= 0);
+  if (outer == 0) {
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0) ::_exit(no_namespaces);
+    const pid_t init = ::fork();  // pid 1 of the new namespace
+    if (init < 0) ::_exit(no_namespaces);
+    if (init == 0) {
+      int code = other;
+      try {
+        auto a = child_process::spawn({"true"});
+        const pid_t pid = a.pid();
+        int st = 0;
+        if (::waitpid(pid, &st, 0) != pid) ::_exit(other);  // someone else reaps it
+        const int fd = ::open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+        const std::string last = std::to_string(pid - 1);
+        if (fd < 0 || ::write(fd, last.data(), last.size()) != static_cast<ssize_t>(last.size())) ::_exit(not_recycled);
+        ::close(fd);
+        auto b = child_process::spawn({"sleep", "30"});
+        if (b.pid() != pid) ::_exit(not_recycled);
+        std::error_code ec;
+        a.send(sigkit::terminate, ec);
+        const auto bst = b.wait_for(200ms);
+        if (ec == std::errc::no_such_process && !bst)
+          code = hit_nobody;
+        else if (bst && bst->signaled() && bst->signal() == sigkit::terminate)
+          code = hit_the_new_one;
+        b.terminate(5s);
+      } catch (...) {
+        code = other;
+      }
+      ::_exit(code);
+    }
+    int st = 0;
+    if (::waitpid(init, &st, 0) != init || !WIFEXITED(st)) ::_exit(other);
+    ::_exit(WEXITSTATUS(st));
+  }
+  const int st = sigkit_test::wait_pid_for(outer, 20s);
+  return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : other;
+}
+
+}  // namespace
+
+// The pidfd is what makes send() safe: after the child was reaped by
+// someone else and its pid handed to another process, pidfd_send_signal
+// fails with ESRCH, where kill(pid) would hit the newcomer. The previous
+// test cannot tell the two apart (both give ESRCH when the pid is free).
+// With SIGKIT_NO_PIDFD (child_test_nopidfd) send() uses kill(), and the
+// same scenario shows the newcomer hit: the case proves it can tell.
+TEST_CASE("send() to a child reaped behind its back never hits the process that got its pid") {
+  in_child([] {
+    const int outcome = send_after_pid_recycled();
+    if (outcome == no_namespaces || outcome == not_recycled) {
+      MESSAGE(
+          "skipped: this system does not let an unprivileged process make user and pid namespaces, "
+          "or hand out a pid again (outcome "
+          << outcome << ")");
+      return;
+    }
+#if SIGKIT_HAVE_PIDFD
+    CHECK_MESSAGE(outcome == hit_nobody, "outcome " << outcome << " (11: the process with the recycled pid was hit)");
+#else
+    CHECK_MESSAGE(outcome == hit_the_new_one,
+                  "outcome " << outcome << ": without pidfds, kill(pid) was expected to reach the recycled pid");
+#endif
+  });
+}
+
+TEST_CASE("the pidfd of a spawned child is a pidfd for that child's pid" * doctest::skip(!SIGKIT_HAVE_PIDFD)) {
+  in_child([] {
+    auto c = child_process::spawn({"sleep", "30"});
+    REQUIRE(c.pidfd() >= 0);
+    std::ifstream info("/proc/self/fdinfo/" + std::to_string(c.pidfd()));
+    std::string line, pid_line;
+    while (std::getline(info, line))
+      if (line.rfind("Pid:", 0) == 0) pid_line = line;
+    CHECK(pid_line == "Pid:\t" + std::to_string(c.pid()));
+    c.terminate(5s);
   });
 }
 

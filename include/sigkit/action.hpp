@@ -52,6 +52,35 @@ inline disposition disposition_of(signal s) {
   return d;
 }
 
+/// The signals that were ignored (SIG_IGN) when the process started: what it
+/// inherited through exec, such as SIGHUP under `nohup`, or SIGINT and
+/// SIGQUIT in a background job of a non-interactive shell. A shell's
+/// `trap` leaves such a signal alone, and so do sigkit::shutdown and
+/// sigkit::trap unless asked to take them over.
+///
+/// How it is determined: sigkit reads every disposition once, before main()
+/// (a constructor of priority 101, which runs before the program's ordinary
+/// static initialisers; only shared libraries loaded earlier, and
+/// constructors of priority 100 or less, run before it), or at its first
+/// use if that comes earlier, or when it is loaded later (dlopen). So
+/// `signal(SIGHUP, SIG_IGN)` in main() or in a static initialiser of the
+/// program is not "ignored at start". A forked child inherits the record.
+inline signal_set ignored_at_start() noexcept {
+  detail::ensure_started();
+  return detail::global().ignored_at_start;
+}
+
+namespace detail {
+/// The signals of `requested` that a shutdown or trap watches: all of them
+/// with `take_over_ignored`, else all but ignored_at_start(). Refuses
+/// `requested` as a stream would, naming `who`, before filtering: the
+/// result may be empty.
+inline signal_set watched_signals(const signal_set& requested, bool take_over_ignored, const char* who) {
+  check_subscribable(requested, who);
+  return take_over_ignored ? requested : requested - ignored_at_start();
+}
+}  // namespace detail
+
 /// Installs a struct sigaction for one signal and restores the previous one
 /// exactly (handler, flags, mask) when it dies. Move-only.
 ///

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "action.hpp"
 #include "detail/deadline.hpp"
 #include "detail/sys.hpp"
 #include "detail/table.hpp"
@@ -100,9 +101,19 @@ struct exit_status {
 
 /// How to start a child.
 struct spawn_options {
-  bool new_process_group = false;               ///< setpgid(0, 0) in the child
-  bool new_session = false;                     ///< setsid() in the child
-  bool reset_signals = true;                    ///< SIG_DFL everywhere, empty mask
+  bool new_process_group = false;  ///< setpgid(0, 0) in the child
+  bool new_session = false;        ///< setsid() in the child
+  /// SIG_DFL for every signal and an empty mask, except what
+  /// `keep_ignored_at_start` keeps ignored. False: the child keeps this
+  /// thread's mask, and exec keeps what is ignored and resets what is
+  /// handled (a signal sigkit handles gets its disposition from before
+  /// sigkit; docs/fork-and-exec.md).
+  bool reset_signals = true;
+  /// With `reset_signals`: the signals this process was started with
+  /// ignored (sigkit::ignored_at_start(), e.g. SIGHUP under `nohup`) stay
+  /// SIG_IGN in the child, as an exec without sigkit would leave them, and
+  /// as tini and dumb-init do. False: SIG_DFL for those too.
+  bool keep_ignored_at_start = true;
   std::optional<signal> parent_death_signal{};  ///< Linux PR_SET_PDEATHSIG
   /// With a new process group: if this process is in the foreground of its
   /// controlling terminal, make the child's group the foreground one (as a
@@ -115,7 +126,9 @@ namespace detail {
 /// The candidates execvp() would try for `file`, resolved before fork() so
 /// that the child only calls execve().
 inline std::vector<std::string> exec_candidates(const std::string& file) {
-  if (file.find('/') != std::string::npos) return {file};
+  // An empty name is not searched for (execve("") fails with ENOENT, as
+  // execvp does); "<dir>/" would be a directory, EACCES.
+  if (file.empty() || file.find('/') != std::string::npos) return {file};
   const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once, before fork
   std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   std::vector<std::string> out;
@@ -230,6 +243,11 @@ class child {
       if (tty >= 0) ::close(tty);
       return child{};
     }
+    // What stays ignored through the reset, read here: ignored_at_start()
+    // may take a lock, which the child must not.
+    const sigset_t keep_ignored = (options.reset_signals && options.keep_ignored_at_start)
+                                      ? sigkit::ignored_at_start().to_sigset()
+                                      : signal_set{}.to_sigset();
     // Block everything while forking: no handler of this process may run in
     // the child before its dispositions are reset.
     sigset_t all, old;
@@ -239,7 +257,7 @@ class child {
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(report[0]);
-      run_in_child(candidates, args.data(), options, tty, parent, old, report[1]);  // never returns
+      run_in_child(candidates, args.data(), options, tty, parent, old, keep_ignored, report[1]);  // never returns
     }
     const int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -381,7 +399,7 @@ class child {
  private:
   [[noreturn]] static void run_in_child(const std::vector<std::string>& candidates, char* const* args,
                                         const spawn_options& options, int tty, pid_t parent, const sigset_t& old_mask,
-                                        int report) noexcept {
+                                        const sigset_t& keep_ignored, int report) noexcept {
     // Only async-signal-safe calls from here on.
     int err = 0;
     if (options.new_session) {
@@ -411,11 +429,15 @@ class child {
         if (::sigaction(n, &ign, &was) == 0) ::sigaction(n, &was, nullptr);
       }
       if (options.reset_signals) {
-        struct sigaction dfl {};
+        struct sigaction dfl {
+        }, ign{};
         dfl.sa_handler = SIG_DFL;
         sigemptyset(&dfl.sa_mask);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
         for (int n = 1; n < NSIG; ++n)
-          if (n != SIGKILL && n != SIGSTOP) ::sigaction(n, &dfl, nullptr);  // EINVAL for glibc's own: fine
+          if (n != SIGKILL && n != SIGSTOP)
+            ::sigaction(n, sigismember(&keep_ignored, n) == 1 ? &ign : &dfl, nullptr);  // EINVAL for glibc's own: fine
         sigset_t none;
         sigemptyset(&none);
         // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread

@@ -34,7 +34,8 @@ inline void throw_if(std::error_code ec, const std::string& what) {
 
 /// The error_code for the exception being handled (call inside a catch):
 /// std::system_error's own code; std::invalid_argument (a bad signal or
-/// argument) is EINVAL; another std::logic_error (an object used after a
+/// argument) is EINVAL; std::length_error (a size above its maximum)
+/// EOVERFLOW; another std::logic_error (an object used after a
 /// move or in a forked child) EPERM; anything else (std::bad_alloc) ENOMEM.
 inline std::error_code current_exception_code() noexcept {
   try {
@@ -43,6 +44,8 @@ inline std::error_code current_exception_code() noexcept {
     return e.code();
   } catch (const std::invalid_argument&) {
     return std::make_error_code(std::errc::invalid_argument);
+  } catch (const std::length_error&) {
+    return std::make_error_code(std::errc::value_too_large);
   } catch (const std::logic_error&) {
     return std::make_error_code(std::errc::operation_not_permitted);
   } catch (...) {

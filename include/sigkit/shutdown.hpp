@@ -37,6 +37,10 @@ struct shutdown_options {
   /// never; a duration too long for the clock (nanoseconds::max()) never
   /// passes either.
   std::chrono::nanoseconds force_after{0};
+  /// Also watch the signals that were ignored when the process started
+  /// (ignored_at_start(): SIGHUP under `nohup`, SIGINT in a shell's
+  /// background job). Off: they stay ignored, as a shell's `trap` leaves them.
+  bool take_over_ignored = false;
 };
 
 /// Graceful shutdown, the way servers and CLIs want it:
@@ -53,13 +57,22 @@ struct shutdown_options {
 ///
 /// The signals are watched by a sigkit::stream on a private thread; no user
 /// code ever runs inside a signal handler.
+///
+/// A signal the process was started with ignored (ignored_at_start()) is
+/// left alone unless `options.take_over_ignored` is set: `nohup server &`
+/// keeps running when its terminal hangs up. signals() lists what is
+/// watched. If every requested signal was ignored at start, nothing is
+/// watched: the object still works (request_stop(), token(), wait()), but
+/// no signal stops it.
 class shutdown {
  public:
   /// Watches SIGINT and SIGTERM.
   shutdown() : shutdown(signal_set{interrupt, terminate}) {}
 
   /// Watches `signals` (each must be streamable: catchable, not
-  /// synchronous). Throws like sigkit::stream, changing nothing.
+  /// synchronous), less those ignored at start unless
+  /// `options.take_over_ignored`. Throws like sigkit::stream (also for an
+  /// empty set), changing nothing.
   explicit shutdown(signal_set signals, shutdown_options options = {})
       : state_(std::make_unique<state>(signals, options)) {
     start();
@@ -131,14 +144,17 @@ class shutdown {
     state_->watch.poke();
   }
 
-  /// The signals being watched.
+  /// The signals being watched (empty if every requested one was ignored
+  /// at start and not taken over).
   signal_set signals() const { return state_->watch.events().signals(); }
 
  private:
   using clock = std::chrono::steady_clock;
 
   struct state {
-    state(signal_set signals, shutdown_options opts) : watch(signals), options(opts) {}
+    state(signal_set signals, shutdown_options opts)
+        : watch(detail::may_be_empty, detail::watched_signals(signals, opts.take_over_ignored, "shutdown")),
+          options(opts) {}
     detail::watcher watch;  // poked when force_after() or stop changed
     std::stop_source source;
     mutable std::mutex mu;

@@ -130,11 +130,18 @@ struct sent_faults_too_t {
 };
 inline constexpr sent_faults_too_t sent_faults_too{};
 
+/// Tag of the stream constructor that accepts an empty signal set (sigkit's
+/// own watchers: shutdown, trap).
+struct may_be_empty_t {
+  explicit may_be_empty_t() = default;
+};
+inline constexpr may_be_empty_t may_be_empty{};
+
 }  // namespace detail
 
 /// Options for a stream.
 struct stream_options {
-  std::size_t capacity = 64;  // events buffered before deliveries are dropped (and counted)
+  std::size_t capacity = 64;  // events buffered before deliveries are dropped (and counted); 1..stream::max_capacity
   bool chain = true;          // also run the handler that was installed before sigkit
 };
 
@@ -144,6 +151,14 @@ struct stream_options {
 /// Standard signals that arrive while one of the same number is already
 /// pending are merged by the kernel (one delivery); real-time signals queue.
 ///
+/// Order: events come out in the order the handler recorded them. For one
+/// real-time signal that is the kernel's queue order when one thread at a
+/// time runs the handler for it (only one thread leaves it unblocked, or it
+/// is sent to one thread). Handlers running at once on several threads
+/// record in whatever order they reach the ring, which may differ: a
+/// siginfo_t carries no sequence number to restore the kernel's order by
+/// (detail/ring.hpp, "Order"). Nothing is lost either way.
+///
 /// close(), valid(), `operator bool` and signals() come from
 /// detail::subscription; destroying or closing the last subscriber of a
 /// signal restores the disposition from before sigkit exactly.
@@ -151,11 +166,15 @@ class stream : public detail::subscription<detail::stream_core> {
  public:
   class iterator;
 
+  /// The largest capacity a stream takes (1 Mi events, 40 MiB).
+  static constexpr std::size_t max_capacity = detail::max_ring_capacity;
+
   /// Subscribes to `signals`. Throws std::invalid_argument naming the signal
   /// if any is invalid, uncatchable (SIGKILL, SIGSTOP) or synchronous, or if
-  /// the set is empty or capacity is 0; std::system_error if the wakeup fd
-  /// cannot be made (EMFILE...) or sigaction fails. On failure nothing has
-  /// changed.
+  /// the set is empty or capacity is 0; std::length_error naming the value
+  /// if capacity is above max_capacity; std::bad_alloc if the ring cannot be
+  /// allocated; std::system_error if the wakeup fd cannot be made (EMFILE...)
+  /// or sigaction fails. On failure nothing has changed.
   explicit stream(signal_set signals, stream_options options = {}) { open(signals, options, "stream", false); }
 
   /// sigkit's forwarder: as above, and `signals` may hold synchronous
@@ -165,8 +184,16 @@ class stream : public detail::subscription<detail::stream_core> {
     open(signals, options, "forwarder", true);
   }
 
+  /// For sigkit's own watchers (shutdown, trap), whose signals may all have
+  /// been left out: an empty set gives a valid stream that never receives
+  /// anything. Throws otherwise as above.
+  stream(detail::may_be_empty_t, signal_set signals, stream_options options) {
+    open(signals, options, "stream", false, true);
+  }
+
   /// As above, reporting every failure through `ec` (valid() is then false).
-  /// Bad signals give std::errc::invalid_argument.
+  /// Bad signals and capacity 0 give std::errc::invalid_argument, a capacity
+  /// above max_capacity std::errc::value_too_large.
   stream(signal_set signals, stream_options options, std::error_code& ec) noexcept {
     detail::capture_error(ec, [&] { *this = stream(signals, options); });
   }
@@ -246,9 +273,10 @@ class stream : public detail::subscription<detail::stream_core> {
   until_range until(std::stop_token stop);
 
  private:
-  void open(const signal_set& signals, const stream_options& options, const char* who, bool sent_faults) {
-    detail::check_subscribable(signals, who, sent_faults);
-    if (options.capacity == 0) throw std::invalid_argument(std::string("sigkit::") + who + ": capacity must be at least 1");
+  void open(const signal_set& signals, const stream_options& options, const char* who, bool sent_faults,
+            bool allow_empty = false) {
+    if (!(allow_empty && signals.empty())) detail::check_subscribable(signals, who, sent_faults);
+    detail::check_ring_capacity(options.capacity, who);
     std::error_code ec;
     auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());

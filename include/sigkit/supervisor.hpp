@@ -86,7 +86,7 @@
 #include "stream.hpp"
 #include "wakeup.hpp"
 
-#if SIGKIT_HAS_PIDFD
+#if SIGKIT_HAVE_PIDFD
 #include <sys/epoll.h>
 #endif
 
@@ -251,7 +251,7 @@ enum class state_change { none, stopped, continued };
 inline state_change next_state_change(pid_t pid, int pidfd, int& by) noexcept {
   siginfo_t info{};
   int r;
-#if SIGKIT_HAS_PIDFD
+#if SIGKIT_HAVE_PIDFD
   if (pidfd >= 0)
     r = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WSTOPPED | WCONTINUED | WNOHANG);
   else
@@ -302,7 +302,7 @@ class supervisor_waiter {
   static constexpr std::uint64_t poke_key = ~std::uint64_t{0} - 1;
 
   supervisor_waiter(int signals_fd, int poke_fd) : signals_fd_(signals_fd), poke_fd_(poke_fd) {
-#if SIGKIT_HAS_PIDFD
+#if SIGKIT_HAVE_PIDFD
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) throw_error(last_error(), "supervisor: epoll_create1 failed");
     if (!add(signals_key, signals_fd) || !add(poke_key, poke_fd)) {
@@ -321,7 +321,7 @@ class supervisor_waiter {
   /// another way.
   bool watch(std::uint64_t id, int pidfd) noexcept { return pidfd >= 0 && add(id, pidfd); }
   void unwatch(int pidfd) noexcept {
-#if SIGKIT_HAS_PIDFD
+#if SIGKIT_HAVE_PIDFD
     if (pidfd >= 0) ::epoll_ctl(epoll_, EPOLL_CTL_DEL, pidfd, nullptr);
 #else
     (void)pidfd;
@@ -331,7 +331,7 @@ class supervisor_waiter {
   /// Waits up to `ms` (-1: no limit); appends the ids of children whose
   /// pidfd is readable to `exited`.
   void wait(int ms, std::vector<std::uint64_t>& exited) {
-#if SIGKIT_HAS_PIDFD
+#if SIGKIT_HAVE_PIDFD
     epoll_event ready[64];
     const int n = ::epoll_wait(epoll_, ready, 64, ms);
     for (int i = 0; i < n; ++i) {
@@ -347,7 +347,7 @@ class supervisor_waiter {
 
  private:
   bool add(std::uint64_t key, int fd) noexcept {
-#if SIGKIT_HAS_PIDFD
+#if SIGKIT_HAVE_PIDFD
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = key;

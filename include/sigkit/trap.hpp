@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
@@ -28,6 +29,14 @@
 namespace sigkit {
 inline namespace v1 {
 
+/// How a trap watches its signals.
+struct trap_options {
+  /// Also watch the signals that were ignored when the process started
+  /// (ignored_at_start()). Off: they stay ignored, as a shell's `trap`
+  /// leaves a signal that was ignored on entry.
+  bool take_over_ignored = false;
+};
+
 /// A cleanup stack that runs exactly once, in reverse order of push():
 ///
 ///  - when the trap is destroyed (leaving its scope, returning from main),
@@ -43,6 +52,12 @@ inline namespace v1 {
 /// No user code runs inside a signal handler. Exceptions thrown by a cleanup
 /// are swallowed (the remaining cleanups still run). A trap inherited by a
 /// forked child is inert there: it never runs the parent's cleanups.
+///
+/// A signal the process was started with ignored (ignored_at_start(), e.g.
+/// SIGHUP under `nohup`) is not watched unless
+/// `trap_options::take_over_ignored` is set; signals() lists what is. If
+/// every signal was ignored at start, the cleanups still run at scope end
+/// and on exit().
 class trap {
  public:
   /// SIGHUP, SIGINT, SIGQUIT and SIGTERM: what ends a program from a
@@ -52,17 +67,18 @@ class trap {
   /// Watches default_signals(); `cleanup` is the first (last to run) entry.
   explicit trap(std::function<void()> cleanup = {}) : trap(default_signals(), std::move(cleanup)) {}
 
-  /// Watches `signals`. Each must end the process by default (terminate or
-  /// core) and be streamable; otherwise std::invalid_argument naming it,
-  /// and nothing changes.
-  trap(signal_set signals, std::function<void()> cleanup) {
+  /// Watches `signals`, less those ignored at start unless
+  /// `options.take_over_ignored`. Each must end the process by default
+  /// (terminate or core) and be streamable; otherwise std::invalid_argument
+  /// naming it, and nothing changes.
+  trap(signal_set signals, std::function<void()> cleanup, trap_options options = {}) {
     for (signal s : signals) {
       const auto a = s.valid() ? s.default_action() : signal::action::ignore;
       if (s.valid() && s.catchable() && !s.synchronous() && a != signal::action::terminate && a != signal::action::core)
         throw std::invalid_argument("sigkit::trap: " + std::string(s.name()) +
                                     " does not end the process by default; watch it with a sigkit::stream");
     }
-    state_ = std::make_shared<state>(signals);  // throws like stream
+    state_ = std::make_shared<state>(detail::watched_signals(signals, options.take_over_ignored, "trap"));
     if (cleanup) state_->entries.push_back(std::move(cleanup));
     registry_of_traps::add(state_);
     state_->watch.start([st = state_](std::stop_token done) { watch(st, done); });
@@ -106,12 +122,13 @@ class trap {
     return state_->which;
   }
 
-  /// The signals being watched.
+  /// The signals being watched (empty if every one was ignored at start
+  /// and not taken over).
   signal_set signals() const { return state_->watch.events().signals(); }
 
  private:
   struct state {
-    explicit state(signal_set set) : watch(set) {}
+    explicit state(signal_set set) : watch(detail::may_be_empty, set) {}
     detail::watcher watch;
     pid_t owner = ::getpid();
     std::mutex run_mu;  // held while the cleanups run: a second caller waits
@@ -123,33 +140,44 @@ class trap {
 
   /// Every live trap of this process, oldest first; an atexit hook runs
   /// their cleanups when the process calls exit() with traps alive.
+  ///
+  /// Fork-safe: it is guarded by sigkit's table lock, which no fork() copies
+  /// held (see detail/table.hpp), not by a mutex of its own, and it is made
+  /// on first use under that lock rather than by a guarded function-local
+  /// static (a fork during that guard's initialisation would leave the
+  /// child waiting on it). It is never destroyed, so the atexit hook,
+  /// registered with it, may run after static destructors.
   struct registry_of_traps {
-    std::mutex mu;
     std::vector<std::shared_ptr<state>> live;
 
-    static registry_of_traps& get() {
-      static registry_of_traps r;      // constructed before the hook is registered,
-      static const bool hooked = [] {  // so the hook runs before it dies
-        std::atexit(&at_exit);
-        return true;
-      }();
-      (void)hooked;
+    /// Under the table lock.
+    static registry_of_traps*& instance() noexcept {
+      static constinit registry_of_traps* r = nullptr;
       return r;
     }
     static void add(const std::shared_ptr<state>& st) {
-      auto& r = get();
-      std::lock_guard lock(r.mu);
-      r.live.push_back(st);
+      detail::table_lock lock;
+      registry_of_traps*& r = instance();
+      if (r == nullptr) {
+        r = new registry_of_traps;
+        std::atexit(&at_exit);
+      }
+      r->live.push_back(st);
     }
     static void remove(const std::shared_ptr<state>& st) {
-      auto& r = get();
-      std::lock_guard lock(r.mu);
-      std::erase(r.live, st);
+      std::shared_ptr<state> gone;  // released after the lock: its stream unsubscribes under it
+      detail::table_lock lock;
+      if (registry_of_traps* r = instance()) {
+        auto it = std::find(r->live.begin(), r->live.end(), st);
+        if (it == r->live.end()) return;
+        gone = std::move(*it);
+        r->live.erase(it);
+      }
     }
     static std::vector<std::shared_ptr<state>> snapshot() {
-      auto& r = get();
-      std::lock_guard lock(r.mu);
-      return r.live;
+      detail::table_lock lock;
+      registry_of_traps* r = instance();
+      return r != nullptr ? r->live : std::vector<std::shared_ptr<state>>{};
     }
     static void at_exit() { run_all(); }
   };

@@ -18,12 +18,38 @@
 //   as inert; a pthread_atfork child handler does the same elsewhere. The
 //   first subscriber made in the child gives it a new incarnation.
 //
+//   exec() resets a handled signal to SIG_DFL but keeps SIG_IGN. So that a
+//   program exec'd from a child keeps a signal that was ignored before
+//   sigkit ignored, the atfork child handler puts SIG_IGN back for every
+//   signal whose kernel disposition is sigkit's handler and whose previous
+//   one is SIG_IGN (the inherited, inert subscribers would have ignored it
+//   anyway). That slot is then "withdrawn": sigkit's layer stays in the
+//   stack, standing for the previous disposition, until a subscriber made in
+//   the child re-arms it where it stands (in the kernel, or as the `below`
+//   of the layer above it). The table in docs/fork-and-exec.md lists what a
+//   child and an exec'd program see.
+//
+//   fork() may come at any moment, from any thread. The table lock is the
+//   one lock sigkit holds across calls for process-wide state (the registry
+//   of live traps is under it too): the atfork prepare handler takes it, so
+//   no fork happens while another thread holds it, and the child handler
+//   gives the child a fresh one. The handlers are registered once, before any
+//   lock can be held: by a static initialiser at program start (or when a
+//   library using sigkit is loaded) and, should sigkit be used before that
+//   initialiser ran, by the first table_lock, before it locks (pthread_once,
+//   which glibc makes fork-safe). Per-object mutexes (a shutdown's, a trap's)
+//   belong to objects that are inert in a forked child.
+//
 // Known races (written up where they live)
 //   * A process made by a raw clone()/syscall(SYS_fork), which skips the
 //     pthread_atfork handlers, inherits the table lock and reader counts as
 //     they were: if another thread held them at that instant, the child's
-//     first subscribe can block. fork(), posix_spawn() and vfork()+exec are
+//     first subscribe can block. fork() and vfork()/posix_spawn()+exec are
 //     fine.
+//   * A signal handler that calls fork() while its own thread holds the
+//     table lock (inside a sigkit call it interrupted) deadlocks in the
+//     atfork prepare handler, as with any library that makes fork-safe
+//     locks; the handler may call _Fork() or vfork()+exec instead.
 //   * sigaction() has no compare-and-swap: between sigkit reading the
 //     current disposition and restoring the saved one, another thread that
 //     calls sigaction() directly can be overwritten. Code that changes
@@ -128,6 +154,7 @@ struct slot {
   // Ordinary code only, under state::lock:
   std::size_t subscribers = 0;  // entries in current->subs and current->user_subs
   bool displaced = false;       // a foreign handler was installed on top of ours
+  bool withdrawn = false;       // forked child: ours stands aside for a previous SIG_IGN (atfork_child)
   layer* top = nullptr;         // the newest sigkit layer of this signal
   layer ours{};                 // sigkit's handler as a layer; below == current->previous
   bool ours_linked = false;
@@ -139,7 +166,8 @@ struct state {
   std::atomic<std::atomic<std::uint64_t>*> incarnation_word{nullptr};
   std::atomic<std::uint64_t> fallback_word{0};  // used without MADV_WIPEONFORK
   std::uint64_t incarnation_counter = 0;        // under lock
-  bool atfork_registered = false;               // under lock
+  pthread_once_t started = PTHREAD_ONCE_INIT;   // process_start() has run
+  signal_set ignored_at_start;                  // SIG_IGN when process_start() ran
 };
 static_assert(std::is_trivially_destructible_v<state>,
               "the handler must reach global state without a guard or an exit-time destructor");
@@ -158,47 +186,26 @@ inline std::uint64_t current_incarnation() noexcept {
   return w != nullptr ? w->load(std::memory_order_relaxed) : 0;
 }
 
-/// Holds the table lock (ordinary code).
+inline void ensure_started() noexcept;
+
+/// Holds the table lock (ordinary code). The atfork handlers are registered
+/// before the first lock, so a fork never copies it held.
 class table_lock {
  public:
-  table_lock() noexcept { pthread_mutex_lock(&global().lock); }
+  table_lock() noexcept {
+    ensure_started();
+    pthread_mutex_lock(&global().lock);
+  }
   ~table_lock() { pthread_mutex_unlock(&global().lock); }
   table_lock(const table_lock&) = delete;
   table_lock& operator=(const table_lock&) = delete;
 };
-
-inline void atfork_prepare() noexcept { pthread_mutex_lock(&global().lock); }
-inline void atfork_parent() noexcept { pthread_mutex_unlock(&global().lock); }
-inline void atfork_child() noexcept {
-  state& s = global();
-  // The child has one thread: re-initialise rather than unlock a mutex
-  // another thread id locked.
-  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-  s.lock = fresh;
-  s.fallback_word.store(0, std::memory_order_relaxed);
-  // Threads that were inside the handler at fork time do not exist here,
-  // but their reader counts were copied: zero them, or the child's first
-  // writer would wait for them forever. The forking thread holds no count
-  // (the handler drops its count before it chains to a handler that might
-  // fork), and with every signal blocked no handler can run meanwhile.
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  for (auto& sl : s.slots) {
-    sl.readers[0].store(0, std::memory_order_relaxed);
-    sl.readers[1].store(0, std::memory_order_relaxed);
-  }
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-}
 
 /// Gives this process an incarnation if it has none (first use, or first
 /// subscriber after fork). Call under the table lock. Never fails: without
 /// mmap/MADV_WIPEONFORK it falls back to the atfork-cleared word.
 inline std::uint64_t ensure_incarnation() noexcept {
   state& s = global();
-  if (!s.atfork_registered) {
-    s.atfork_registered = pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0;
-  }
   auto* w = s.incarnation_word.load(std::memory_order_acquire);
   if (w == nullptr) {
 #if defined(MADV_WIPEONFORK)
@@ -264,6 +271,99 @@ inline bool is_function(const struct sigaction& act) noexcept {
 inline bool is_ignore(const struct sigaction& act) noexcept {
   return (act.sa_flags & SA_SIGINFO) == 0 && act.sa_handler == SIG_IGN;
 }
+
+/// True if every subscriber in `subs` was inherited across fork (inert
+/// here). Ordinary code, or the atfork child handler.
+inline bool only_inherited(const std::vector<subscriber*>& subs) noexcept {
+  const std::uint64_t me = current_incarnation();
+  for (const subscriber* x : subs)
+    if (me != 0 && x->incarnation == me) return false;
+  return true;
+}
+
+/// Makes sigkit's layer of `signo` stand for `previous` (a SIG_IGN) while
+/// only inherited, inert subscribers remain, so that a program exec'd from
+/// here keeps the signal ignored: `previous` goes back in the kernel if ours
+/// is there, or becomes what the layer above ours restores. The slot is
+/// then withdrawn until a subscriber of this process re-arms it. Under the
+/// table lock, or in the atfork child handler. Async-signal-safe.
+inline void withdraw(int signo, slot& s, const struct sigaction& previous) noexcept {
+  if (s.ours.up != nullptr) {
+    s.ours.up->below = previous;
+    s.withdrawn = true;
+    return;
+  }
+  struct sigaction cur {};
+  if (sys().sigaction(signo, nullptr, &cur) != 0 || !is_ours(cur)) return;  // someone else's on top
+  if (sys().sigaction(signo, &previous, nullptr) == 0) s.withdrawn = true;
+}
+
+/// In a forked child, where every inherited subscriber is inert: withdraws
+/// every slot whose previous disposition is SIG_IGN (see withdraw()).
+inline void withdraw_over_ignored() noexcept {
+  for (int n = 1; n < signal_limit; ++n) {
+    slot& sl = global().slots[n];
+    const snapshot* snap = sl.current.load(std::memory_order_relaxed);
+    if (snap != nullptr && sl.ours_linked && !sl.withdrawn && is_ignore(snap->previous))
+      withdraw(n, sl, snap->previous);
+  }
+}
+
+inline void atfork_prepare() noexcept { pthread_mutex_lock(&global().lock); }
+inline void atfork_parent() noexcept { pthread_mutex_unlock(&global().lock); }
+inline void atfork_child() noexcept {
+  state& s = global();
+  // The child's one thread is the one that forked, which took the lock in
+  // atfork_prepare: it unlocks it, as in the parent. (Re-initialising it by
+  // assignment works too, but ThreadSanitizer never sees that unlock and
+  // then reports every later lock in the child as a double lock.)
+  pthread_mutex_unlock(&s.lock);
+  s.fallback_word.store(0, std::memory_order_relaxed);
+  // Threads that were inside the handler at fork time do not exist here,
+  // but their reader counts were copied: zero them, or the child's first
+  // writer would wait for them forever. The forking thread holds no count
+  // (the handler drops its count before it chains to a handler that might
+  // fork), and with every signal blocked no handler can run meanwhile.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (auto& sl : s.slots) {
+    sl.readers[0].store(0, std::memory_order_relaxed);
+    sl.readers[1].store(0, std::memory_order_relaxed);
+  }
+  withdraw_over_ignored();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+/// What sigkit does once per process, before it takes any lock: records
+/// which signals are ignored (what the process inherited through exec,
+/// unless code that ran earlier changed it), then registers the atfork
+/// handlers. (Should pthread_atfork fail, ENOMEM, a fork is then handled as
+/// a raw clone() is: see "Known races" above.)
+inline void process_start() noexcept {
+  state& s = global();
+  for (int n = 1; n < signal_limit; ++n) {
+    struct sigaction cur {};
+    if (::sigaction(n, nullptr, &cur) == 0 && is_ignore(cur)) s.ignored_at_start.insert(signal{n});
+  }
+  (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/// Runs process_start() once per process (a forked child inherits it as
+/// done). Cheap after the first call: one atomic load.
+inline void ensure_started() noexcept { pthread_once(&global().started, process_start); }
+
+/// Runs process_start() before main(), before any thread of the program
+/// could hold a sigkit lock, and before the program's ordinary static
+/// initialisers (constructor priority 101: only those of shared libraries
+/// loaded earlier, and ones with a priority of 100 or less, come first).
+/// Each translation unit that includes this header calls it once;
+/// pthread_once makes the later calls cheap no-ops.
+#if defined(__GNUC__)
+[[gnu::constructor(101)]] inline void start_at_load() noexcept { ensure_started(); }
+#else
+inline const bool started_at_load = (ensure_started(), true);
+#endif
 
 /// Performs the default action of `signo` as if no handler were installed:
 /// unblock it, set SIG_DFL, re-raise; for stop signals, put our handler back
@@ -418,8 +518,13 @@ inline struct sigaction our_action(int signo, const struct sigaction& previous) 
   // Keep a chained handler's choice about restarting system calls (it may
   // rely on EINTR); restart otherwise.
   act.sa_flags |= is_function(previous) ? (previous.sa_flags & SA_RESTART) : SA_RESTART;
-  // Reaping policy is process-wide: keep it.
-  if (signo == SIGCHLD) act.sa_flags |= previous.sa_flags & SA_NOCLDWAIT;
+  // Reaping policy is process-wide: keep it. SIG_IGN for SIGCHLD means the
+  // kernel reaps exited children; SA_NOCLDWAIT keeps that under a handler,
+  // and Linux still delivers SIGCHLD to it (POSIX leaves that open).
+  if (signo == SIGCHLD) {
+    act.sa_flags |= previous.sa_flags & SA_NOCLDWAIT;
+    if (is_ignore(previous)) act.sa_flags |= SA_NOCLDWAIT;
+  }
   return act;
 }
 
@@ -483,12 +588,28 @@ inline void unlink_layer(slot& s, layer* l) noexcept {
 }
 
 /// Publishes a copy of the current snapshot with a new previous disposition
-/// and retires the old one. Under the table lock.
-inline void replace_previous(slot& s, const struct sigaction& previous) {
+/// and retires the old one. What sigkit's layer puts in the kernel follows
+/// the previous disposition (our_action() takes its SA_RESTART choice and
+/// SIGCHLD's reaping from it; a withdrawn layer stands for it as it is), so
+/// that is updated too: in the kernel if the layer is on top, else as what
+/// the layer above restores. Under the table lock.
+inline void replace_previous(int signo, slot& s, const struct sigaction& previous) {
   snapshot* old = s.current.load(std::memory_order_relaxed);
   auto* next = new snapshot{previous, !mask_is_empty(previous.sa_mask) || (previous.sa_flags & SA_NODEFER) != 0,
                             old != nullptr ? old->subs : std::vector<subscriber*>{},
                             old != nullptr ? old->user_subs : std::vector<subscriber*>{}};
+  const struct sigaction stood_for = s.withdrawn ? s.ours.below : s.ours.installed;
+  const struct sigaction mine = our_action(signo, previous);
+  const struct sigaction& stands_for = s.withdrawn ? previous : mine;
+  if (s.ours.up != nullptr) {
+    s.ours.up->below = stands_for;
+  } else {
+    struct sigaction cur {};
+    if (sys().sigaction(signo, nullptr, &cur) == 0 && same_handler(cur, stood_for))
+      sys().sigaction(signo, &stands_for, nullptr);
+    // Otherwise a foreign handler sits on top: leave it alone.
+  }
+  s.ours.installed = mine;
   s.ours.below = previous;
   s.oneshot_used.store(false, std::memory_order_release);
   s.current.store(next, std::memory_order_seq_cst);
@@ -500,9 +621,9 @@ inline void replace_previous(slot& s, const struct sigaction& previous) {
 
 /// Hands `below` to the layer above `l` (the disposition it must restore
 /// when it goes). Under the table lock.
-inline void hand_down(slot& s, layer* above, const struct sigaction& below) {
+inline void hand_down(int signo, slot& s, layer* above, const struct sigaction& below) {
   if (above == &s.ours)
-    replace_previous(s, below);
+    replace_previous(signo, s, below);
   else
     above->below = below;
 }
@@ -525,7 +646,7 @@ inline void pop_action(int signo, layer* l, bool restore) {
   slot& s = global().slots[signo];
   if (l->up != nullptr) {
     // Someone sigkit knows is above: they restore our `below` later.
-    if (restore) hand_down(s, l->up, l->below);
+    if (restore) hand_down(signo, s, l->up, l->below);
   } else if (restore) {
     struct sigaction cur {};
     if (sys().sigaction(signo, nullptr, &cur) == 0 && same_handler(cur, l->installed))
@@ -580,6 +701,11 @@ inline void unsubscribe_one(int signo, subscriber* sub) noexcept {
       unlink_layer(s, &s.ours);
       s.ours_linked = false;
     }
+    s.withdrawn = false;
+  } else if (!s.withdrawn && s.ours_linked && is_ignore(old->previous) && only_inherited(next->subs)) {
+    // A forked child's last own subscriber went; the inherited ones are
+    // inert: SIG_IGN goes back, as the atfork handler did at the fork.
+    withdraw(signo, s, old->previous);
   }
   s.current.store(next, std::memory_order_seq_cst);
   --s.subscribers;
@@ -608,10 +734,18 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
     next->user_subs = old->user_subs;
   }
   subscribers_of(*next, signo).push_back(sub);  // may throw bad_alloc: nothing changed yet
-  if (s.subscribers == 0) {
+  if (s.withdrawn && s.ours.up != nullptr) {
+    // A forked child's first own subscriber, with a layer above ours: that
+    // layer restores ours again when it goes.
+    s.ours.up->below = s.ours.installed;
+    s.withdrawn = false;
+  }
+  if (s.subscribers == 0 || s.withdrawn) {
+    // First subscriber, or a forked child's first own one with ours
+    // withdrawn on top (the previous disposition is in the kernel).
     struct sigaction cur {};
     if (sys().sigaction(signo, nullptr, &cur) != 0) return last_error();
-    const bool keep_previous = old != nullptr && (is_ours(cur) || (s.displaced && is_function(cur)));
+    const bool keep_previous = old != nullptr && !s.withdrawn && (is_ours(cur) || (s.displaced && is_function(cur)));
     if (!keep_previous) {
       const struct sigaction mine = our_action(signo, cur);
       if (sys().sigaction(signo, &mine, nullptr) != 0) return last_error();
@@ -620,12 +754,13 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
       s.oneshot_used.store(false, std::memory_order_release);
       s.displaced = false;
     }
+    s.ours.installed = our_action(signo, next->previous);
+    s.ours.below = next->previous;
     if (!s.ours_linked) {
-      s.ours.installed = our_action(signo, next->previous);
-      s.ours.below = next->previous;
       link_layer(s, &s.ours);
       s.ours_linked = true;
     }
+    s.withdrawn = false;
   }
   s.current.store(next.release(), std::memory_order_seq_cst);
   ++s.subscribers;

@@ -37,6 +37,10 @@ class watcher {
  public:
   /// Subscribes `signals` (throws like sigkit::stream, changing nothing).
   explicit watcher(signal_set signals, stream_options options = {}) : events_(signals, options) {}
+  /// shutdown's and trap's: `signals` may be empty (every requested signal
+  /// was ignored at start and not taken over); the stream then never
+  /// receives anything.
+  watcher(may_be_empty_t tag, signal_set signals, stream_options options = {}) : events_(tag, signals, options) {}
   /// The forwarder's: `signals` may hold synchronous signals (see
   /// stream(signal_set, stream_options, detail::sent_faults_too_t)).
   watcher(signal_set signals, stream_options options, sent_faults_too_t tag) : events_(signals, options, tag) {}
