@@ -248,7 +248,8 @@ class stream : public detail::subscription<detail::stream_core> {
  private:
   void open(const signal_set& signals, const stream_options& options, const char* who, bool sent_faults) {
     detail::check_subscribable(signals, who, sent_faults);
-    if (options.capacity == 0) throw std::invalid_argument(std::string("sigkit::") + who + ": capacity must be at least 1");
+    if (options.capacity == 0)
+      throw std::invalid_argument(std::string("sigkit::") + who + ": capacity must be at least 1");
     std::error_code ec;
     auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
@@ -271,7 +272,6 @@ class stream : public detail::subscription<detail::stream_core> {
     if (r < 0) detail::throw_error(detail::last_error(), std::string("stream::") + what + ": poll failed");
     return r > 0;
   }
-
 };
 
 /// Input iterator over a stream's events. Fetches lazily: dereferencing
