@@ -11,7 +11,7 @@
 //     therefore pending for the process;
 //   - a child process named "target-child" that ignores SIGINT and waits.
 // Prints "target pid <pid>", "target thread <blocker tid>" and
-// "target child <child pid>", then runs COMMAND (sigkit::child::spawn) with
+// "target child <child pid>", then runs COMMAND (sigkit::child_process::spawn) with
 // "@PID@", "@THREAD@" and "@CHILD@" in its arguments replaced by those
 // numbers, waits for it, ends the thread and the child, and exits with
 // COMMAND's exit code (128 + N if a signal N killed it).
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     command.push_back(replace_all(replace_all(replace_all(argv[i], "@PID@", pid), "@THREAD@", tid), "@CHILD@", kid));
   int code = 2;
   try {
-    code = sigkit::child::spawn(command).wait().shell_code();
+    code = sigkit::child_process::spawn(command).wait().shell_code();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "inspect_target: %s\n", e.what());
   }
