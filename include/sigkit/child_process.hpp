@@ -98,6 +98,24 @@ struct exit_status {
   constexpr explicit exit_status(int status) noexcept : raw(status) {}
 };
 
+/// The error category of a program the child could not execute: the errno
+/// value its execve() failed with (ENOENT, EACCES, ENOEXEC...). It tells
+/// such a failure from one of this process (fork, pipe: generic_category),
+/// and compares equal to the std::errc conditions all the same
+/// (`ec == std::errc::permission_denied`).
+inline const std::error_category& exec_category() noexcept {
+  class category final : public std::error_category {
+   public:
+    const char* name() const noexcept override { return "sigkit.exec"; }
+    std::string message(int value) const override { return std::generic_category().message(value); }
+    std::error_condition default_error_condition(int value) const noexcept override {
+      return {value, std::generic_category()};
+    }
+  };
+  static const category instance;
+  return instance;
+}
+
 /// How to start a child.
 struct spawn_options {
   bool new_process_group = false;               ///< setpgid(0, 0) in the child
@@ -184,8 +202,8 @@ class child_process {
   /// child starts with every signal at SIG_DFL and an empty mask unless
   /// `options.reset_signals` is false. Returns once the program has been
   /// executed; an exec failure is thrown here as std::system_error naming
-  /// the program (ENOENT, EACCES, ...). An empty argv is
-  /// std::invalid_argument.
+  /// the program, its code in exec_category() (ENOENT, EACCES, ...). An
+  /// empty argv is std::invalid_argument.
   static child_process spawn(std::span<const std::string> argv, spawn_options options = {}) {
     std::error_code ec;
     child_process c = spawn(argv, options, ec);
@@ -280,7 +298,7 @@ class child_process {
     ::close(report[0]);
     if (n == static_cast<ssize_t>(sizeof child_errno)) {
       c.wait();  // reap the failed child
-      ec = detail::errno_code(child_errno);
+      ec = std::error_code(child_errno, exec_category());
       return child_process{};
     }
     return c;
