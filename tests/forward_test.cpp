@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -40,13 +41,20 @@ void own_group() { REQUIRE(::setpgid(0, 0) == 0); }
 
 /// Sends `signo` to this process from another one (a forwarder does not
 /// forward what its own process sends, and a fault this process sent itself
-/// kills it).
+/// kills it). The signal lands while this process waits for the sender, and
+/// sigkit keeps the previous handler's choice about SA_RESTART: under ASan
+/// (whose SIGSEGV and SIGBUS handlers lack it) the wait returns EINTR, so it
+/// is retried.
 bool send_from_other(int signo) {
   const pid_t self = ::getpid();
   const pid_t k = ::fork();
   if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
+  if (k < 0) return false;
   int st = 0;
-  return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  pid_t r = -1;
+  while ((r = ::waitpid(k, &st, 0)) < 0 && errno == EINTR) {
+  }
+  return r == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /// A shell in a group of its own that exits with 100 + N when it gets
@@ -277,14 +285,6 @@ struct direct_forwarding {
     for (const auto& l : log)
       if (l.rfind(start, 0) == 0) return true;
     return false;
-  }
-  // From another process: the forwarder skips what this process sends.
-  static bool send_from_other(int signo) {
-    const pid_t self = ::getpid();
-    const pid_t k = ::fork();
-    if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
-    int st = 0;
-    return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
   }
 
   // Forwards a SIGTERM, then a SIGUSR1; returns once the SIGUSR1 is logged,

@@ -11,15 +11,16 @@
 //     therefore pending for the process;
 //   - a child process named "target-child" that ignores SIGINT and waits.
 // Prints "target pid <pid>", "target thread <blocker tid>" and
-// "target child <child pid>", then runs COMMAND (sigkit::child_process::spawn) with
+// "target child <child pid>", then runs COMMAND (fork + execvp, released
+// once this process is past fork()) with
 // "@PID@", "@THREAD@" and "@CHILD@" in its arguments replaced by those
 // numbers, waits for it, ends the thread and the child, and exits with
 // COMMAND's exit code (128 + N if a signal N killed it).
 #include <sigkit/action.hpp>
-#include <sigkit/child_process.hpp>
 #include <sigkit/mask.hpp>
 #include <sigkit/stream.hpp>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -29,6 +30,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,6 +42,40 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
     s.replace(at, from.size(), to);
   return s;
+}
+
+/// Runs `command` and returns its shell-style exit code (2 if it cannot be
+/// started). The command starts only once this process's state is final:
+/// the forked child waits on a pipe until the parent has returned from
+/// fork(). (sigkit's spawn() blocks every signal in the calling thread
+/// around its fork(), so a command it starts can run before the caller's
+/// mask is back: a sigkit-inspect started that way once read this thread
+/// as "blocked all but SIGKILL SIGSTOP SIG32 SIG33" on a loaded machine.)
+int run_when_ready(const std::vector<std::string>& command) {
+  std::vector<char*> args;
+  for (const auto& a : command) args.push_back(const_cast<char*>(a.c_str()));  // NOLINT: execvp's signature
+  args.push_back(nullptr);
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0) return 2;
+  const pid_t pid = ::fork();
+  if (pid < 0) return 2;
+  if (pid == 0) {
+    ::close(gate[1]);
+    char go = 0;
+    while (::read(gate[0], &go, 1) < 0 && errno == EINTR) {
+    }
+    ::execvp(args[0], args.data());
+    std::fprintf(stderr, "inspect_target: cannot run %s: %s\n", args[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(gate[0]);
+  (void)!::write(gate[1], "g", 1);  // the parent is past fork(): its state is final
+  ::close(gate[1]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return 2;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace
@@ -100,12 +136,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> command;
   for (int i = 1; i < argc; ++i)
     command.push_back(replace_all(replace_all(replace_all(argv[i], "@PID@", pid), "@THREAD@", tid), "@CHILD@", kid));
-  int code = 2;
-  try {
-    code = sigkit::child_process::spawn(command).wait().shell_code();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "inspect_target: %s\n", e.what());
-  }
+  const int code = run_when_ready(command);
 
   {
     std::lock_guard lock(m);
