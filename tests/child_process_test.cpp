@@ -71,13 +71,7 @@ std::vector<int> inheritable_fds() {
 child_process stubborn() {
   auto c = child_process::spawn({"/bin/sh", "-c", "trap '' TERM; exec sleep 30"});
   const pid_t pid = c.pid();
-  REQUIRE_MESSAGE(sigkit_test::wait_until(
-                      [pid] {
-                        std::error_code ec;
-                        const auto s = sigkit::inspect_status(pid, ec);
-                        return s && s->name == "sleep" && s->ignored.contains(sigkit::terminate);
-                      },
-                      5s),
+  REQUIRE_MESSAGE(sigkit_test::wait_running_ignoring(pid, "sleep", sigkit::terminate),
                   "the child does not ignore SIGTERM");
   return c;
 }

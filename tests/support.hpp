@@ -18,6 +18,7 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #if defined(__SANITIZE_THREAD__)
@@ -111,6 +112,21 @@ inline bool wait_other_threads_asleep(std::chrono::milliseconds limit = 5s) {
           if (status && status->state != 'S') return false;  // gone meanwhile: no longer in the way
         }
         return true;
+      },
+      limit);
+}
+
+/// Waits (at most `limit`) until process `pid` runs the program `name`
+/// and ignores `s` (/proc/PID/status), e.g. `sh -c "trap '' TERM; exec
+/// sleep 30"` once the exec is done: a shell slow to set its trap would
+/// die of the signal. True if it did.
+inline bool wait_running_ignoring(pid_t pid, std::string_view name, sigkit::signal s,
+                                  std::chrono::milliseconds limit = 5s) {
+  return wait_until(
+      [=] {
+        std::error_code ec;
+        const auto status = sigkit::inspect_status(pid, ec);
+        return status && status->name == name && status->ignored.contains(s);
       },
       limit);
 }
