@@ -33,7 +33,7 @@ std::string field(const std::vector<std::string>& lines, const std::string& pref
   return "<missing>";
 }
 
-// Runs the fd/mask report helper through child::spawn with its stdout on a pipe.
+// Runs the fd/mask report helper through child_process::spawn with its stdout on a pipe.
 std::vector<std::string> report_of(sigkit::spawn_options options) {
   int out[2];
   REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
@@ -67,6 +67,16 @@ std::vector<int> inheritable_fds() {
     if (flags >= 0 && (flags & FD_CLOEXEC) == 0) out.push_back(fd);
   }
   return out;
+}
+
+// `sh -c "trap '' TERM; exec sleep 30"`, once it is the sleep and ignores
+// SIGTERM (the SIG_IGN survives the exec).
+child_process stubborn() {
+  auto c = child_process::spawn({"/bin/sh", "-c", "trap '' TERM; exec sleep 30"});
+  const pid_t pid = c.pid();
+  REQUIRE_MESSAGE(sigkit_test::wait_running_ignoring(pid, "sleep", sigkit::terminate),
+                  "the child does not ignore SIGTERM");
+  return c;
 }
 
 }  // namespace
@@ -320,7 +330,7 @@ TEST_CASE("the pidfd of a spawned child is a pidfd for that child's pid" * docte
 
 TEST_CASE("wait_for times out on a running child and terminate escalates to SIGKILL after the grace period") {
   in_child([] {
-    auto c = child_process::spawn({"/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 30"});
+    auto c = stubborn();  // ignores SIGTERM (waited for: a shell slow to set its trap died of it)
     CHECK_FALSE(c.wait_for(50ms).has_value());
     const auto t0 = std::chrono::steady_clock::now();
     const auto st = c.terminate(300ms);
@@ -370,24 +380,6 @@ TEST_CASE("the child's descriptors and the parent's are clean after spawn and wa
     CHECK(sigkit_test::open_fd_count() == fds);
   });
 }
-
-namespace {
-// `sh -c "trap '' TERM; exec sleep 30"`, once it is the sleep and ignores
-// SIGTERM (the SIG_IGN survives the exec).
-child_process stubborn() {
-  auto c = child_process::spawn({"/bin/sh", "-c", "trap '' TERM; exec sleep 30"});
-  const pid_t pid = c.pid();
-  REQUIRE_MESSAGE(sigkit_test::wait_until(
-                      [pid] {
-                        std::error_code ec;
-                        const auto s = sigkit::inspect_status(pid, ec);
-                        return s && s->name == "sleep" && s->ignored.contains(sigkit::terminate);
-                      },
-                      5s),
-                  "the child does not ignore SIGTERM");
-  return c;
-}
-}  // namespace
 
 TEST_CASE("wait_for means what it says for every duration, from nanoseconds::min() to max()") {
   in_child([] {

@@ -125,17 +125,10 @@ bool counted(const sigkit::forwarder& f, std::uint64_t n) {
 struct stubborn_child {
   sigkit::child_process c;
   stubborn_child()
-      : c(sigkit::child_process::spawn(
-            {"/bin/sh", "-c", "trap '' TERM; exec sleep 30"},
-            {.new_process_group = true, .parent_death_signal = sigkit::signal{SIGKILL}})) {
+      : c(sigkit::child_process::spawn({"/bin/sh", "-c", "trap '' TERM; exec sleep 30"},
+                                       {.new_process_group = true, .parent_death_signal = sigkit::signal{SIGKILL}})) {
     const pid_t pid = c.pid();
-    REQUIRE_MESSAGE(sigkit_test::wait_until(
-                        [pid] {
-                          std::error_code ec;
-                          const auto s = sigkit::inspect_status(pid, ec);
-                          return s && s->name == "sleep" && s->ignored.contains(sigkit::terminate);
-                        },
-                        5s),
+    REQUIRE_MESSAGE(sigkit_test::wait_running_ignoring(pid, "sleep", sigkit::terminate),
                     "the child does not ignore SIGTERM");
   }
   ~stubborn_child() {
@@ -185,34 +178,37 @@ TEST_CASE("signals that arrive before attach() are forwarded once the child is a
   });
 }
 
-TEST_CASE("a user-sent SIGSEGV reaches every live forwarder's child, and destroying one forwarder leaves the other "
-          "working" *
-          doctest::skip(skip_sent_faults)) {
-  in_child([] {
-    own_group();
-    {
-      // Both alive: each forwards the one SIGSEGV to its own child.
-      trapping_child a({SIGSEGV}), b({SIGSEGV});
-      sigkit::forwarder fa(a.c), fb(b.c);
-      REQUIRE(send_from_other(SIGSEGV));
-      CHECK(a.exit_signal() == SIGSEGV);
-      CHECK(b.exit_signal() == SIGSEGV);
-      CHECK(counted(fa, 1));
-      CHECK(counted(fb, 1));
-    }
-    // One destroyed: the other still forwards (it used to lose the target:
-    // forwarded() stayed 0 and the child never got the signal).
-    trapping_child a({SIGSEGV, SIGBUS}), b({SIGSEGV, SIGBUS});
-    sigkit::forwarder fb(b.c);
-    std::optional<sigkit::forwarder> fa;
-    fa.emplace(a.c);
-    fa.reset();
-    REQUIRE(send_from_other(SIGSEGV));
-    CHECK(b.exit_signal() == SIGSEGV);
-    CHECK(counted(fb, 1));
-    CHECK(a.exit_signal(200ms) == 0);  // its forwarder is gone: nothing reached it
-    // And this process, which caught it for the forwarder, is alive.
-  }, 60s);
+TEST_CASE(
+    "a user-sent SIGSEGV reaches every live forwarder's child, and destroying one forwarder leaves the other "
+    "working" *
+    doctest::skip(skip_sent_faults)) {
+  in_child(
+      [] {
+        own_group();
+        {
+          // Both alive: each forwards the one SIGSEGV to its own child.
+          trapping_child a({SIGSEGV}), b({SIGSEGV});
+          sigkit::forwarder fa(a.c), fb(b.c);
+          REQUIRE(send_from_other(SIGSEGV));
+          CHECK(a.exit_signal() == SIGSEGV);
+          CHECK(b.exit_signal() == SIGSEGV);
+          CHECK(counted(fa, 1));
+          CHECK(counted(fb, 1));
+        }
+        // One destroyed: the other still forwards (it used to lose the target:
+        // forwarded() stayed 0 and the child never got the signal).
+        trapping_child a({SIGSEGV, SIGBUS}), b({SIGSEGV, SIGBUS});
+        sigkit::forwarder fb(b.c);
+        std::optional<sigkit::forwarder> fa;
+        fa.emplace(a.c);
+        fa.reset();
+        REQUIRE(send_from_other(SIGSEGV));
+        CHECK(b.exit_signal() == SIGSEGV);
+        CHECK(counted(fb, 1));
+        CHECK(a.exit_signal(200ms) == 0);  // its forwarder is gone: nothing reached it
+        // And this process, which caught it for the forwarder, is alive.
+      },
+      60s);
 }
 
 TEST_CASE("a user-sent fault that arrives before attach() is forwarded on attach" * doctest::skip(skip_sent_faults)) {
@@ -370,8 +366,8 @@ TEST_CASE("kill_after means what it says for every duration, from nanoseconds::m
           return o;
         };
         // Zero or less: never. The forwarded SIGTERM is ignored and nothing follows.
-        for (const auto after : {std::chrono::nanoseconds::min(), std::chrono::nanoseconds(-1),
-                                 std::chrono::nanoseconds(0)}) {
+        for (const auto after :
+             {std::chrono::nanoseconds::min(), std::chrono::nanoseconds(-1), std::chrono::nanoseconds(0)}) {
           CAPTURE(after.count());
           stubborn_child t;
           sigkit::forwarder f(t.c, options(after));

@@ -382,8 +382,7 @@ TEST_CASE("a malformed State or SigQ is refused with the reason, and neither may
     CHECK(parse_error(minimal + "SigQ:\t" + bad + "\n").code == status_errc::bad_queue);
   }
   const std::string queue = minimal + "SigQ:\tx/1\n";
-  CHECK(parse_error(queue).message(queue) ==
-        "line 11 (SigQ): not \"queued/limit\" (two decimal numbers): \"x/1\"");
+  CHECK(parse_error(queue).message(queue) == "line 11 (SigQ): not \"queued/limit\" (two decimal numbers): \"x/1\"");
   CHECK(parse_error(minimal + "State:\t\x01\n").message() ==
         "line 11 (State): not a process state (a letter, then an optional \"(name)\")");
 }

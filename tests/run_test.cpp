@@ -74,3 +74,38 @@ TEST_CASE("descendants_grace means what it says for every duration, from nanosec
       },
       90s);
 }
+
+TEST_CASE("run() takes main()'s argv, and on_exec_failure gives the shell's 127 or 126 with its message") {
+  in_child([] {
+    const char* argv[] = {"/bin/sh", "-c", "exit 7", nullptr};
+    CHECK(sigkit::run(argv).code() == 7);
+    const char* const* none = nullptr;
+    CHECK_THROWS_AS(sigkit::run(none), std::invalid_argument);  // an empty argv: nothing to run
+
+    // Without on_exec_failure an exec failure throws, in exec_category().
+    try {
+      (void)sigkit::run({"no-such-command-sigkit"});
+      FAIL_CHECK("no exception");
+    } catch (const std::system_error& e) {
+      CHECK(e.code().category() == sigkit::exec_category());
+      CHECK(e.code() == std::errc::no_such_file_or_directory);
+    }
+
+    std::vector<std::string> said;
+    sigkit::run_options o;
+    o.on_exec_failure = [&](const std::string& message) { said.push_back(message); };
+    CHECK(sigkit::run({"no-such-command-sigkit"}, o).code() == 127);
+    CHECK(sigkit::run({"/nonexistent-dir-sigkit/x"}, o).code() == 127);
+    CHECK(sigkit::run({"/etc/passwd"}, o).code() == 126);  // found, not executable
+    CHECK(sigkit::run({"/"}, o).code() == 126);            // a directory
+    REQUIRE(said.size() == 4);
+    CHECK(said[0] == "no-such-command-sigkit: command not found");
+    CHECK(said[1] == "/nonexistent-dir-sigkit/x: command not found");
+    CHECK(said[2] == "/etc/passwd: cannot execute: Permission denied");
+    CHECK(said[3].rfind("/: cannot execute: ", 0) == 0);
+    CHECK(sigkit::run({"/bin/sh", "-c", "exit 3"}, o).code() == 3);  // a command that runs is not touched
+    CHECK(said.size() == 4);
+    CHECK_THROWS_AS((void)sigkit::run(std::span<const std::string>{}, o),
+                    std::invalid_argument);  // not an exec failure
+  });
+}

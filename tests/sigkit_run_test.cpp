@@ -3,8 +3,8 @@
 // fast, no loops, faults survived, kill_after, job control, exit mirroring,
 // exec failures, reaping. The library-level cases, where a test acts
 // between two steps of the forwarder, are in forward_test.cpp.
-#include <sigkit/run.hpp>
 #include <sigkit/inspect.hpp>
+#include <sigkit/run.hpp>
 #include <sigkit/signal.hpp>
 
 #include <sys/prctl.h>

@@ -206,3 +206,28 @@ TEST_CASE("signals are constexpr, ordered values") {
   static_assert(cs.contains(sig{SIGINT}));
   CHECK(cs.size() == 1);
 }
+
+TEST_CASE("an int constant converts to a signal, and a signal compares with a number both ways") {
+  // The implicit conversion from an int constant is checked at compile time
+  // (tests/compile_fail/ has the refusals): here, what it yields.
+  constexpr sig from_constant = SIGTERM;
+  static_assert(from_constant == sigkit::terminate);
+  const signal_set set{SIGINT, SIGUSR1};
+  CHECK(set.contains(sigkit::interrupt));
+  CHECK(set.contains(SIGUSR1));
+  CHECK(set.size() == 2);
+  // Comparisons with a number, run-time ones included.
+  const int two = SIGINT;
+  CHECK(sigkit::interrupt == two);
+  CHECK(two == sigkit::interrupt);
+  CHECK(sigkit::interrupt != SIGTERM);
+  CHECK(sigkit::realtime(1) > SIGRTMIN);
+  CHECK(sigkit::realtime(0) >= SIGRTMIN);
+  CHECK(SIGRTMIN < sigkit::realtime(1));
+  // catchable_signal keeps the signal it was given (a checked constant, or
+  // a sigkit::signal checked where it is used).
+  constexpr sigkit::catchable_signal pipe = SIGPIPE;
+  static_assert(sig(pipe) == sigkit::pipe);
+  const sigkit::catchable_signal runtime = sig{two};
+  CHECK(sig(runtime) == sigkit::interrupt);
+}

@@ -17,7 +17,6 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
-#include <sigkit/inspect.hpp>
 #include <sigkit/signal.hpp>
 
 #include <doctest/doctest.h>
@@ -140,21 +139,6 @@ child_result run_child(const std::function<void()>& body, std::chrono::milliseco
 void in_child(const std::function<void()>& body, std::chrono::milliseconds limit) {
   const child_result r = run_child(body, limit);
   CHECK_MESSAGE((r.exited && r.code == 0), "forked test body " << r.describe());
-}
-
-bool wait_other_threads_asleep(std::chrono::milliseconds limit) {
-  const auto self = static_cast<pid_t>(::syscall(SYS_gettid));
-  return wait_until(
-      [self] {
-        std::error_code ec;
-        for (const auto& t : sigkit::inspect_threads(::getpid(), ec)) {
-          if (t.tid == self) continue;
-          const auto status = sigkit::inspect_status(t.tid, ec);
-          if (status && status->state != 'S') return false;  // gone meanwhile: no longer in the way
-        }
-        return true;
-      },
-      limit);
 }
 
 int open_fd_count() {

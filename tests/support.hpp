@@ -7,13 +7,18 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+#include <sigkit/inspect.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #if defined(__SANITIZE_THREAD__)
@@ -60,13 +65,6 @@ void in_child(const std::function<void()>& body, std::chrono::milliseconds limit
 /// (the child is then killed and reaped).
 int wait_pid_for(pid_t pid, std::chrono::milliseconds limit);
 
-/// Waits (at most `limit`) until every other thread of this process is
-/// asleep ('S' in /proc/self/task/TID/stat), so that a fork() made next
-/// does not copy a lock some thread holds mid-allocation. The C library's
-/// own locks are fork-safe, but the sanitizers' allocators in clang 14 are
-/// not. True if they all were asleep.
-bool wait_other_threads_asleep(std::chrono::milliseconds limit = 5s);
-
 /// Number of open file descriptors of this process (from /proc/self/fd).
 int open_fd_count();
 
@@ -97,12 +95,47 @@ bool wait_until(P pred, std::chrono::milliseconds limit, std::chrono::microsecon
   return true;
 }
 
+/// Waits (at most `limit`) until every other thread of this process is
+/// asleep (state 'S'), so that a fork() made next does not copy a lock some
+/// thread holds mid-allocation. The C library's own locks are fork-safe,
+/// but the sanitizers' allocators in clang 14 are not. True if they all
+/// were asleep. (Inline, so that it is compiled with the sigkit macros of
+/// the test that uses it: the support library is built once.)
+inline bool wait_other_threads_asleep(std::chrono::milliseconds limit = 5s) {
+  const auto self = static_cast<pid_t>(::syscall(SYS_gettid));
+  return wait_until(
+      [self] {
+        std::error_code ec;
+        for (const auto& t : sigkit::inspect_threads(::getpid(), ec)) {
+          if (t.tid == self) continue;
+          const auto status = sigkit::inspect_status(t.tid, ec);
+          if (status && status->state != 'S') return false;  // gone meanwhile: no longer in the way
+        }
+        return true;
+      },
+      limit);
+}
+
+/// Waits (at most `limit`) until process `pid` runs the program `name`
+/// and ignores `s` (/proc/PID/status), e.g. `sh -c "trap '' TERM; exec
+/// sleep 30"` once the exec is done: a shell slow to set its trap would
+/// die of the signal. True if it did.
+inline bool wait_running_ignoring(pid_t pid, std::string_view name, sigkit::signal s,
+                                  std::chrono::milliseconds limit = 5s) {
+  return wait_until(
+      [=] {
+        std::error_code ec;
+        const auto status = sigkit::inspect_status(pid, ec);
+        return status && status->name == name && status->ignored.contains(s);
+      },
+      limit);
+}
+
 /// The durations every timeout parameter is tested with that mean "do not
 /// wait": nanoseconds::min(), -1 ns, 0 and (too short to wait for) 1 ns.
-inline constexpr std::chrono::nanoseconds no_wait_durations[] = {std::chrono::nanoseconds::min(),
-                                                                 std::chrono::nanoseconds(-1),
-                                                                 std::chrono::nanoseconds(0),
-                                                                 std::chrono::nanoseconds(1)};
+inline constexpr std::chrono::nanoseconds no_wait_durations[] = {
+    std::chrono::nanoseconds::min(), std::chrono::nanoseconds(-1), std::chrono::nanoseconds(0),
+    std::chrono::nanoseconds(1)};
 
 /// For a wait given the longest timeout there is (nanoseconds::max()): runs
 /// `wait` on this thread while another thread, after `after`, records

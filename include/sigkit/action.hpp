@@ -96,17 +96,20 @@ class scoped_action {
   scoped_action() noexcept = default;
 
   /// Installs `action` for `s`. Throws std::invalid_argument for invalid or
-  /// uncatchable signals, std::system_error if sigaction fails (nothing
-  /// changed).
-  scoped_action(signal s, const struct sigaction& action) {
+  /// uncatchable signals (an int constant such as SIGKILL does not even
+  /// compile: see catchable_signal), std::system_error if sigaction fails
+  /// (nothing changed).
+  scoped_action(catchable_signal cs, const struct sigaction& action) {
+    const signal s = cs;
     detail::check_actionable(s, "scoped_action");
     std::error_code ec;
     install(s, action, ec);
     detail::throw_if(ec, "scoped_action: sigaction(" + std::string(s.name()) + ") failed");
   }
   /// As above, reporting failure through `ec` (EINVAL for bad signals).
-  scoped_action(signal s, const struct sigaction& action, std::error_code& ec) noexcept {
+  scoped_action(catchable_signal cs, const struct sigaction& action, std::error_code& ec) noexcept {
     ec.clear();
+    const signal s = cs;
     if (!s.catchable()) {
       ec = std::make_error_code(std::errc::invalid_argument);
       return;
@@ -182,15 +185,16 @@ inline struct sigaction simple_action(void (*h)(int)) noexcept {
 }
 }  // namespace detail
 
-/// Ignores `s` (SIG_IGN) for the scope's lifetime.
-inline scoped_action ignore(signal s) { return scoped_action(s, detail::simple_action(SIG_IGN)); }
-inline scoped_action ignore(signal s, std::error_code& ec) noexcept {
+/// Ignores `s` (SIG_IGN) for the scope's lifetime: `auto quiet =
+/// sigkit::ignore(SIGPIPE);`.
+inline scoped_action ignore(catchable_signal s) { return scoped_action(s, detail::simple_action(SIG_IGN)); }
+inline scoped_action ignore(catchable_signal s, std::error_code& ec) noexcept {
   return scoped_action(s, detail::simple_action(SIG_IGN), ec);
 }
 
 /// Sets `s` to its default action (SIG_DFL) for the scope's lifetime.
-inline scoped_action use_default(signal s) { return scoped_action(s, detail::simple_action(SIG_DFL)); }
-inline scoped_action use_default(signal s, std::error_code& ec) noexcept {
+inline scoped_action use_default(catchable_signal s) { return scoped_action(s, detail::simple_action(SIG_DFL)); }
+inline scoped_action use_default(catchable_signal s, std::error_code& ec) noexcept {
   return scoped_action(s, detail::simple_action(SIG_DFL), ec);
 }
 

@@ -99,6 +99,24 @@ struct exit_status {
   constexpr explicit exit_status(int status) noexcept : raw(status) {}
 };
 
+/// The error category of a program the child could not execute: the errno
+/// value its execve() failed with (ENOENT, EACCES, ENOEXEC...). It tells
+/// such a failure from one of this process (fork, pipe: generic_category),
+/// and compares equal to the std::errc conditions all the same
+/// (`ec == std::errc::permission_denied`).
+inline const std::error_category& exec_category() noexcept {
+  class category final : public std::error_category {
+   public:
+    const char* name() const noexcept override { return "sigkit.exec"; }
+    std::string message(int value) const override { return std::generic_category().message(value); }
+    std::error_condition default_error_condition(int value) const noexcept override {
+      return {value, std::generic_category()};
+    }
+  };
+  static const category instance;
+  return instance;
+}
+
 /// How to start a child.
 struct spawn_options {
   bool new_process_group = false;  ///< setpgid(0, 0) in the child
@@ -190,42 +208,41 @@ inline int give_terminal(int tty, pid_t pgrp) noexcept {
 /// already exited and otherwise leaves it running (call terminate() or
 /// wait() first to be sure nothing is left behind).
 ///
-/// Note: `sigkit::child` is also the SIGCHLD constant; `sigkit::child::spawn`
-/// works, and `sigkit::child_process` names the class everywhere.
-class child {
+/// (`sigkit::child` is the SIGCHLD constant, like sigkit::interrupt.)
+class child_process {
  public:
   /// Starts argv[0] (searched in PATH like execvp) with arguments argv. The
   /// child starts with every signal at SIG_DFL and an empty mask unless
   /// `options.reset_signals` is false. Returns once the program has been
   /// executed; an exec failure is thrown here as std::system_error naming
-  /// the program (ENOENT, EACCES, ...). An empty argv is
-  /// std::invalid_argument.
-  static child spawn(std::span<const std::string> argv, spawn_options options = {}) {
+  /// the program, its code in exec_category() (ENOENT, EACCES, ...). An
+  /// empty argv is std::invalid_argument.
+  static child_process spawn(std::span<const std::string> argv, spawn_options options = {}) {
     std::error_code ec;
-    child c = spawn(argv, options, ec);
+    child_process c = spawn(argv, options, ec);
     if (ec) {
       if (ec == std::errc::invalid_argument && argv.empty())
-        throw std::invalid_argument("sigkit::child::spawn: empty argv: nothing to run");
-      throw std::system_error(ec,
-                              "sigkit::child::spawn: cannot run '" + (argv.empty() ? std::string() : argv[0]) + "'");
+        throw std::invalid_argument("sigkit::child_process::spawn: empty argv: nothing to run");
+      throw std::system_error(
+          ec, "sigkit::child_process::spawn: cannot run '" + (argv.empty() ? std::string() : argv[0]) + "'");
     }
     return c;
   }
-  static child spawn(std::initializer_list<std::string> argv, spawn_options options = {}) {
+  static child_process spawn(std::initializer_list<std::string> argv, spawn_options options = {}) {
     const std::vector<std::string> v(argv);
     return spawn(std::span<const std::string>(v), options);
   }
 
   /// noexcept form (apart from allocation): failures go to `ec`.
-  static child spawn(std::span<const std::string> argv, spawn_options options, std::error_code& ec) {
+  static child_process spawn(std::span<const std::string> argv, spawn_options options, std::error_code& ec) {
     ec.clear();
     if (argv.empty()) {
       ec = std::make_error_code(std::errc::invalid_argument);
-      return child{};
+      return child_process{};
     }
     if (options.parent_death_signal && !options.parent_death_signal->valid()) {
       ec = std::make_error_code(std::errc::invalid_argument);
-      return child{};
+      return child_process{};
     }
     // Everything the child needs is prepared here: after fork() it may only
     // make async-signal-safe calls.
@@ -241,7 +258,7 @@ class child {
     if (::pipe2(report, O_CLOEXEC) != 0) {
       ec = detail::last_error();
       if (tty >= 0) ::close(tty);
-      return child{};
+      return child_process{};
     }
     // What stays ignored through the reset, read here: ignored_at_start()
     // may take a lock, which the child must not.
@@ -266,7 +283,7 @@ class child {
       ::close(report[0]);
       if (tty >= 0) ::close(tty);
       ec = detail::errno_code(fork_errno);
-      return child{};
+      return child_process{};
     }
     // Also here, so the group exists whichever runs first (not for a new
     // session: a group leader cannot call setsid()).
@@ -275,7 +292,7 @@ class child {
       detail::give_terminal(tty, pid);
       ::close(tty);
     }
-    child c;
+    child_process c;
     c.pid_ = pid;
     c.pidfd_ = detail::sys().pidfd_open(pid);  // the child cannot be reaped before we wait
     c.own_group_ = own_group;
@@ -299,15 +316,15 @@ class child {
     ::close(report[0]);
     if (n == static_cast<ssize_t>(sizeof child_errno)) {
       c.wait();  // reap the failed child
-      ec = detail::errno_code(child_errno);
-      return child{};
+      ec = std::error_code(child_errno, exec_category());
+      return child_process{};
     }
     return c;
   }
 
-  child() noexcept = default;
-  child(child&& other) noexcept { *this = std::move(other); }
-  child& operator=(child&& other) noexcept {
+  child_process() noexcept = default;
+  child_process(child_process&& other) noexcept { *this = std::move(other); }
+  child_process& operator=(child_process&& other) noexcept {
     if (this != &other) {
       release();
       pid_ = std::exchange(other.pid_, -1);
@@ -318,9 +335,9 @@ class child {
     }
     return *this;
   }
-  child(const child&) = delete;
-  child& operator=(const child&) = delete;
-  ~child() { release(); }
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  ~child_process() { release(); }
 
   /// The child's pid (-1 for an empty object). After wait() it may belong to
   /// another process: use send(), not kill(pid()).
@@ -341,7 +358,8 @@ class child {
     std::error_code ec;
     send(s, ec);
     if (ec)
-      throw std::system_error(ec, "sigkit::child::send(" + std::string(s.name()) + ") to " + std::to_string(pid_));
+      throw std::system_error(ec,
+                              "sigkit::child_process::send(" + std::string(s.name()) + ") to " + std::to_string(pid_));
   }
   void send(signal s, std::error_code& ec) noexcept {
     ec.clear();
@@ -359,10 +377,10 @@ class child {
   /// Sends `s` to the child's process group (kill(-pgid)).
   void send_group(signal s) {
     if (pid_ <= 0 || status_)
-      throw std::system_error(std::make_error_code(std::errc::no_such_process), "sigkit::child::send_group");
+      throw std::system_error(std::make_error_code(std::errc::no_such_process), "sigkit::child_process::send_group");
     const pid_t pgid = ::getpgid(pid_);
     if (pgid < 0 || ::kill(-pgid, s.number()) != 0)
-      throw std::system_error(detail::last_error(), "sigkit::child::send_group(" + std::string(s.name()) + ")");
+      throw std::system_error(detail::last_error(), "sigkit::child_process::send_group(" + std::string(s.name()) + ")");
   }
 
   /// Waits for the child to end and reaps it (EINTR-safe). Returns the same
@@ -370,7 +388,7 @@ class child {
   exit_status wait() {
     std::error_code ec;
     auto st = wait_impl(detail::deadline::never(), ec);
-    if (ec) throw std::system_error(ec, "sigkit::child::wait for " + std::to_string(pid_));
+    if (ec) throw std::system_error(ec, "sigkit::child_process::wait for " + std::to_string(pid_));
     return *st;
   }
 
@@ -380,7 +398,7 @@ class child {
   std::optional<exit_status> wait_for(std::chrono::nanoseconds timeout) {
     std::error_code ec;
     auto st = wait_impl(detail::deadline::after(timeout), ec);
-    if (ec) throw std::system_error(ec, "sigkit::child::wait_for " + std::to_string(pid_));
+    if (ec) throw std::system_error(ec, "sigkit::child_process::wait_for " + std::to_string(pid_));
     return st;
   }
 
@@ -512,10 +530,6 @@ class child {
   bool own_group_ = false;
   bool took_terminal_ = false;
 };
-
-/// The class sigkit::child under a name that the SIGCHLD constant
-/// `sigkit::child` does not hide.
-using child_process = class child;
 
 }  // namespace v1
 }  // namespace sigkit

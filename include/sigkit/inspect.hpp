@@ -474,7 +474,8 @@ inline std::optional<proc_status> parse_status(std::string_view text, status_err
     }
   }
   for (std::size_t id = 0; id < detail::status_field_count; ++id)
-    if (!seen[id] && !detail::optional_field(id)) return fail(status_errc::missing_field, 0, detail::status_field_names[id], 0, 0);
+    if (!seen[id] && !detail::optional_field(id))
+      return fail(status_errc::missing_field, 0, detail::status_field_names[id], 0, 0);
   return out;
 }
 

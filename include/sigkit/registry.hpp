@@ -41,11 +41,11 @@ class registry {
   /// A flag owned by this registry (throws as flag's constructor does).
   sigkit::flag& flag(signal_set signals) { return add<sigkit::flag>(signals); }
   /// Ignores `s` until the registry dies.
-  void ignore(signal s) { add<scoped_action>(sigkit::ignore(s)); }
+  void ignore(catchable_signal s) { add<scoped_action>(sigkit::ignore(s)); }
   /// Sets `s` to SIG_DFL until the registry dies.
-  void use_default(signal s) { add<scoped_action>(sigkit::use_default(s)); }
+  void use_default(catchable_signal s) { add<scoped_action>(sigkit::use_default(s)); }
   /// Installs `action` for `s` until the registry dies.
-  void action(signal s, const struct sigaction& act) { add<scoped_action>(s, act); }
+  void action(catchable_signal s, const struct sigaction& act) { add<scoped_action>(s, act); }
 
   /// How many things the registry holds.
   std::size_t size() const noexcept { return items_.size(); }

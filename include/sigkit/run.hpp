@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -46,9 +47,42 @@ struct run_options {
   /// for them for ever.
   bool wait_descendants = false;
   std::chrono::nanoseconds descendants_grace = std::chrono::seconds(10);
+  /// If set, a command that cannot be executed does not make run() throw:
+  /// this is called with the shell's message for it ("cmd: command not
+  /// found", "cmd: cannot execute: Permission denied") and run() returns
+  /// exit code 127 (not found) or 126 (found, not executable), as sh does.
+  /// Failures of this process (fork, pipes) still throw.
+  std::function<void(const std::string&)> on_exec_failure{};
 };
 
 namespace detail {
+
+/// The shell's exit code for a command it could not execute: 127 if it was
+/// not found, 126 otherwise.
+inline int exec_failure_code(std::error_code ec) noexcept {
+  return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory ? 127 : 126;
+}
+
+/// The shell's message for it: "cmd: command not found", "cmd: cannot
+/// execute: Permission denied".
+inline std::string exec_failure_message(const std::string& command, std::error_code ec) {
+  if (exec_failure_code(ec) == 127) return command + ": command not found";
+  return command + ": cannot execute: " + ec.message();
+}
+
+/// spawn() for run(): with run_options::on_exec_failure, an exec failure
+/// is reported there and comes back as the shell's exit status.
+inline std::optional<exit_status> spawn_for_run(child_process& c, std::span<const std::string> argv,
+                                                const run_options& options) {
+  try {
+    c = child_process::spawn(argv, options.spawn);
+  } catch (const std::system_error& e) {
+    if (!options.on_exec_failure || e.code().category() != exec_category()) throw;
+    options.on_exec_failure(exec_failure_message(argv[0], e.code()));
+    return exit_status::from_wait_status((exec_failure_code(e.code()) & 0xff) << 8);
+  }
+  return std::nullopt;
+}
 
 /// The children of this process (ended ones that are not reaped yet
 /// included), from /proc; empty where there is no /proc (SIGKIT_HAVE_PROC),
@@ -122,14 +156,17 @@ inline void wait_descendants(const child_process& c, stream& orphans, std::chron
 
 /// Runs argv like `uv run` or an init shim: subscribes the forwarder, spawns
 /// the child, forwards signals until it exits, and returns how it ended
-/// (call mirror() on the result to exit the same way).
+/// (call mirror() on the result to exit the same way). A command that
+/// cannot be executed throws std::system_error (exec_category()), or with
+/// run_options::on_exec_failure comes back as exit code 127 or 126.
 inline exit_status run(std::span<const std::string> argv, const run_options& options = {}) {
   if (options.reap && detail::become_subreaper() != 0 && errno != ENOTSUP)
     throw std::system_error(detail::last_error(), "sigkit::run: PR_SET_CHILD_SUBREAPER");
   std::optional<sigkit::stream> orphans;
   if (options.reap) orphans.emplace(signal_set{sigkit::child});
   forwarder fwd(options.forward);
-  child_process c = child_process::spawn(argv, options.spawn);
+  child_process c;
+  if (auto failed = detail::spawn_for_run(c, argv, options)) return *failed;
   fwd.attach(c);
   // forward_options::dequeue_directly: the forwarder's thread reads the
   // forwarded signals from a signalfd, which sees them only while no thread
@@ -150,6 +187,14 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   else
     detail::reap_orphans(-1);
   return status;
+}
+
+/// run() for a null-terminated argv, as main() gets it:
+/// `int main(int, char** argv) { sigkit::run(argv + 1).mirror(); }`.
+inline exit_status run(const char* const* argv, const run_options& options = {}) {
+  std::vector<std::string> v;
+  for (; argv != nullptr && *argv != nullptr; ++argv) v.emplace_back(*argv);
+  return run(std::span<const std::string>(v), options);
 }
 
 /// run() for a braced list: `sigkit::run({"make", "-j8"})`.

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <compare>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -46,6 +47,13 @@ inline int rtmax() noexcept {
   return signal_limit - 1;
 #endif
 }
+
+// Called only from the consteval constructors of signal and
+// catchable_signal, when their argument is wrong. Not constexpr (and never
+// defined), so compilation stops at the call, and the compiler's message
+// names the function, which says what is wrong.
+void not_a_signal_number_it_must_be_1_to_NSIG_minus_1();
+void SIGKILL_and_SIGSTOP_cannot_be_caught_blocked_or_ignored();
 
 constexpr char ascii_upper(char c) noexcept { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
@@ -120,7 +128,26 @@ class signal {
   /// Signal 0: not a valid signal (valid() is false). Exists so that
   /// aggregates holding a signal are default-constructible.
   constexpr signal() noexcept = default;
+
+  /// A signal number known only at run time, taken as it is (valid() says
+  /// whether it names a signal; whatever uses it checks). Explicit: write
+  /// `sigkit::signal{n}`.
   constexpr explicit signal(int number) noexcept : number_(number) {}
+
+  /// An int constant converts implicitly and is checked at compile time, so
+  /// that `ignore(SIGPIPE)`, `stream s{{SIGINT, SIGTERM}}` and
+  /// `child.send(SIGKILL)` read like the C API. A number outside 1..NSIG-1
+  /// does not compile (the error names
+  /// not_a_signal_number_it_must_be_1_to_NSIG_minus_1). A run-time int does
+  /// not convert (the compiler says it "is not a constant expression"):
+  /// write `sigkit::signal{n}`. SIGRTMIN is a function call in glibc, not a
+  /// constant: write `sigkit::realtime(k)` for SIGRTMIN+k (checked), or
+  /// `sigkit::signal{SIGRTMIN + k}`.
+  template <class Int>
+  requires std::same_as<Int, int>
+  consteval signal(Int number) : number_(number) {  // NOLINT(google-explicit-constructor): on purpose
+    if (number < 1 || number >= detail::signal_limit) detail::not_a_signal_number_it_must_be_1_to_NSIG_minus_1();
+  }
 
   /// The signal number (SIGINT is 2 on Linux).
   constexpr int number() const noexcept { return number_; }
@@ -167,6 +194,10 @@ class signal {
 
   friend constexpr bool operator==(signal, signal) noexcept = default;
   friend constexpr auto operator<=>(signal, signal) noexcept = default;
+  /// Comparing with a signal number is harmless, and what <signal.h> code
+  /// writes: `e.signal == SIGINT`, `e.signal >= SIGRTMIN`.
+  friend constexpr bool operator==(signal s, int number) noexcept { return s.number_ == number; }
+  friend constexpr std::strong_ordering operator<=>(signal s, int number) noexcept { return s.number_ <=> number; }
 
  private:
   int number_ = 0;
@@ -496,7 +527,9 @@ class signal_set {
 };
 
 /// SIGRTMIN + offset. Throws std::invalid_argument if that is past SIGRTMAX
-/// or offset is negative.
+/// or offset is negative. (SIGRTMIN is not a constant in glibc, so
+/// `sigkit::signal` cannot take SIGRTMIN + k implicitly: this is the
+/// checked way to name one.)
 inline signal realtime(int offset) {
   const int lo = detail::rtmin(), hi = detail::rtmax();
   if (offset < 0 || offset > hi - lo)
@@ -504,6 +537,28 @@ inline signal realtime(int offset) {
                                 std::to_string(hi - lo) + " (SIGRTMIN..SIGRTMAX)");
   return signal{lo + offset};
 }
+
+/// How ignore(), use_default(), scoped_action and registry take the
+/// signal whose disposition they set: a sigkit::signal (checked when used:
+/// std::invalid_argument for SIGKILL, SIGSTOP, invalid or reserved
+/// signals), or an int constant checked at compile time, so that
+/// `ignore(SIGKILL)` and `ignore(0)` do not compile (the error names
+/// SIGKILL_and_SIGSTOP_cannot_be_caught_blocked_or_ignored or
+/// not_a_signal_number_it_must_be_1_to_NSIG_minus_1).
+class catchable_signal {
+ public:
+  constexpr catchable_signal(signal s) noexcept : signal_(s) {}  // NOLINT(google-explicit-constructor)
+  template <class Int>
+  requires std::same_as<Int, int>
+  consteval catchable_signal(Int number) : signal_(number) {  // NOLINT(google-explicit-constructor)
+    if (number < 1 || number >= detail::signal_limit) detail::not_a_signal_number_it_must_be_1_to_NSIG_minus_1();
+    if (number == SIGKILL || number == SIGSTOP) detail::SIGKILL_and_SIGSTOP_cannot_be_caught_blocked_or_ignored();
+  }
+  constexpr operator signal() const noexcept { return signal_; }  // NOLINT(google-explicit-constructor)
+
+ private:
+  signal signal_;
+};
 
 /// What a forwarder forwards by default: every catchable signal, real-time
 /// ones included, except SIGCHLD, the synchronous ones (SIGSEGV, SIGBUS,

@@ -299,7 +299,6 @@ class stream : public detail::subscription<detail::stream_core> {
     if (r < 0) detail::throw_error(detail::last_error(), std::string("stream::") + what + ": poll failed");
     return r > 0;
   }
-
 };
 
 /// Input iterator over a stream's events. Fetches lazily: dereferencing

@@ -334,7 +334,8 @@ void run_step(driver& d, const std::string& op, std::vector<std::string> a) {
     const sigkit::signal_set caught = sigkit::inspect(p, ec).caught;
     if (ec) throw failure("cannot read the signal state of pid " + std::to_string(p) + ": " + ec.message());
     if (!caught.contains(sigkit::signal{sig}))
-      throw failure("pid " + std::to_string(p) + " does not catch " + a[1] + " (it catches " + caught.to_string() + ")");
+      throw failure("pid " + std::to_string(p) + " does not catch " + a[1] + " (it catches " + caught.to_string() +
+                    ")");
     std::printf("pid %d catches %s (it catches %s)\n", static_cast<int>(p), a[1].c_str(), caught.to_string().c_str());
   } else if (op == "--connect" || op == "--connect-refused") {
     const bool refused = op == "--connect-refused";

@@ -11,6 +11,8 @@
 #   build_tree      the find_package/ consumer against the build tree export
 #   add_subdirectory  the add_subdirectory/ consumer over SOURCE_DIR
 #   fetch_content   the fetch_content/ consumer, fetching SOURCE_DIR's HEAD
+#   fetch_content_source_dir  the same consumer with FetchContent's
+#                   SOURCE_DIR pointing at SOURCE_DIR (a local tree, no git)
 #   pkg_config      consumer.cpp compiled with `pkg-config --cflags --libs`
 #   vcpkg           ports/sigkit/portfile.cmake run with stand-ins for the
 #                   vcpkg helpers it calls, vcpkg's post-build checks that
@@ -159,11 +161,20 @@ elseif(MODE STREQUAL "fetch_content")
   endif()
   consumer(fetch_content "-DSIGKIT_GIT_REPOSITORY=file://${SOURCE_DIR}" "-DSIGKIT_GIT_TAG=${head}")
 
+elseif(MODE STREQUAL "fetch_content_source_dir")
+  consumer(fetch_content "-DSIGKIT_SOURCE_DIR=${SOURCE_DIR}")
+
 elseif(MODE STREQUAL "pkg_config")
   set(prefix "${INSTALL_DIR}/prefix")
   check_pkg_config("${prefix}/share/pkgconfig" "${prefix}")
   execute_process(COMMAND "${PKG_CONFIG}" --cflags --libs sigkit OUTPUT_VARIABLE pc_flags
                   OUTPUT_STRIP_TRAILING_WHITESPACE)
+  # Each flag once: "-pthread -pthread" (in Cflags and Libs both) was noise.
+  string(REGEX MATCHALL "-pthread" pthreads "${pc_flags}")
+  list(LENGTH pthreads pthread_count)
+  if(NOT pthread_count EQUAL 1)
+    message(FATAL_ERROR "FAIL: pkg-config --cflags --libs sigkit gives '${pc_flags}': -pthread ${pthread_count} times")
+  endif()
   separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
   separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
   # What a Makefile user writes: c++ -std=c++20 $(pkg-config --cflags --libs sigkit)

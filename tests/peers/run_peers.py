@@ -3,7 +3,7 @@
 and against sigkit-run (through sigkit-run-as-tini / sigkit-run-as-dumb-init,
 which translate the peers' options), and prints a table per test.
 
-    run_peers.py --sigkit-run build/dev/examples/sigkit-run/sigkit-run \\
+    run_peers.py --sigkit-run build/dev/tools/sigkit-run/sigkit-run \\
                  --peers-dir /path/with/tini-and-dumb-init [--repeat 3]
 
 The peers' sources are not part of sigkit: --peers-dir (or the environment

@@ -14,22 +14,17 @@
 #define SIGKIT_RUN_VERSION "(version unknown)"
 #endif
 
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <vector>
 
 namespace {
 
-constexpr int exit_own_error = 125;       // sigkit-run itself failed
-constexpr int exit_not_executable = 126;  // found but could not be executed
-constexpr int exit_not_found = 127;       // no such command
+constexpr int exit_own_error = 125;  // sigkit-run itself failed (126 and 127: sigkit::run, as sh does)
 
 const char* const usage = R"(usage: sigkit-run [options] [--] command [args...]
 
@@ -180,26 +175,16 @@ int main(int argc, char** argv) {
   }
   if (verbose)
     options.forward.log = [](const std::string& line) { std::fprintf(stderr, "sigkit-run: %s\n", line.c_str()); };
+  // A command that cannot be executed: the shell's message and 127 or 126.
+  options.on_exec_failure = [](const std::string& message) { std::cerr << "sigkit-run: " << message << "\n"; };
 
-  const std::vector<std::string> command(argv + i, argv + argc);
   sigkit::exit_status status;
   try {
-    status = sigkit::run(command, options);
-  } catch (const std::system_error& e) {
-    const int err = e.code().value();
-    if (e.code().category() == std::generic_category() && (err == ENOENT || err == ENOTDIR)) {
-      std::cerr << "sigkit-run: " << command[0] << ": command not found\n";
-      return exit_not_found;
-    }
-    if (e.code().category() == std::generic_category() && (err == EACCES || err == ENOEXEC || err == EISDIR)) {
-      std::cerr << "sigkit-run: " << command[0] << ": cannot execute: " << std::strerror(err) << "\n";
-      return exit_not_executable;
-    }
-    fail(e.what());
+    status = sigkit::run(argv + i, options);
   } catch (const std::exception& e) {
     fail(e.what());
   }
-  if (verbose) std::fprintf(stderr, "sigkit-run: %s %s\n", command[0].c_str(), status.describe().c_str());
+  if (verbose) std::fprintf(stderr, "sigkit-run: %s %s\n", argv[i], status.describe().c_str());
   if (shell_code) return status.shell_code();
   status.mirror();
 }
