@@ -3,8 +3,8 @@
 // fast, no loops, faults survived, kill_after, job control, exit mirroring,
 // exec failures, reaping. The library-level cases, where a test acts
 // between two steps of the forwarder, are in forward_test.cpp.
-#include <sigkit/run.hpp>
 #include <sigkit/inspect.hpp>
+#include <sigkit/run.hpp>
 #include <sigkit/signal.hpp>
 
 #include <sys/syscall.h>
@@ -127,7 +127,6 @@ TEST_CASE("every forwardable signal reaches the child once, within the latency l
         wrapped w;
         std::vector<std::string> seen_all;
         for (const sigkit::signal s : sigkit::all_forwardable()) {
-          if (s == sigkit::cont) continue;  // forwarded only to a stopped child (tested below)
           CAPTURE(s.name());
           long long best = -1;
           for (int attempt = 0; attempt < 3 && (best < 0 || best > std::chrono::nanoseconds(latency_limit).count());
@@ -151,6 +150,89 @@ TEST_CASE("every forwardable signal reaches the child once, within the latency l
         CHECK(WEXITSTATUS(st) == 0);
       },
       60s);
+}
+
+// Issue 15, fixes 1 and 2: `kill -IO` killed sigkit-run (SIGIO was left out
+// of all_forwardable() and kept its default action), leaving the command
+// running; `kill -CONT` reached a running command only through the
+// kernel's group delivery, never with --group or --session; and 32, glibc's
+// SIGCANCEL, which no sigaction() call of glibc can set, killed it too.
+TEST_CASE("no signal kills sigkit-run while its command runs: SIGIO and SIGCONT are forwarded in every mode") {
+  in_child([] {
+    own_group();
+    for (const auto& mode : std::vector<std::vector<std::string>>{{}, {"--group"}, {"--session"}}) {
+      CAPTURE(mode.empty() ? std::string("plain") : mode.front());
+      wrapped w(mode);
+      for (const int signo : {SIGIO, SIGCONT}) {
+        const std::string name(sigkit::signal{signo}.name());
+        REQUIRE(::kill(w.p.pid(), signo) == 0);
+        const auto got = w.p.line_starting("sig " + name + " ");
+        CHECK_MESSAGE(got.has_value(), name << " did not reach the command");
+        if (got) CHECK(field_ll(*got, "from") == w.p.pid());
+        CHECK(count_of(w.flush(), name) == 0);  // once
+      }
+      // The C library's reserved signals (32 and 33 with glibc) and every
+      // other signal number: sigkit-run survives each.
+      for (int signo = 1; signo < NSIG; ++signo) {
+        if (signo == SIGKILL || signo == SIGSTOP || signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU) continue;
+        if (sigkit::signal{signo}.synchronous() && sigkit_test::under_tsan) continue;  // see the faults case below
+        CAPTURE(signo);
+        REQUIRE(::kill(w.p.pid(), signo) == 0);
+        (void)w.flush();
+        const int state = sigkit_test::proc_state(w.p.pid());
+        REQUIRE_MESSAGE((state != 'Z' && state != 0), "sigkit-run died of signal " << signo);
+      }
+      w.p.close_stdin();
+      const int st = w.p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+    }
+  });
+}
+
+TEST_CASE("--rewrite FROM:TO forwards FROM as TO, TO 0 drops FROM, and a bad rule is refused with 125") {
+  in_child([] {
+    own_group();
+    {
+      wrapped w({"--rewrite", "TERM:QUIT", "--rewrite", "USR1:0", "--rewrite", std::to_string(SIGUSR1) + ":USR2",
+                 "--rewrite", "HUP:INT", "--rewrite", "1:2"});
+      REQUIRE(::kill(w.p.pid(), SIGTERM) == 0);
+      CHECK(w.p.line_starting("sig SIGQUIT ").has_value());
+      REQUIRE(::kill(w.p.pid(), SIGUSR1) == 0);  // by number: the later rule for SIGUSR1 wins
+      CHECK(w.p.line_starting("sig SIGUSR2 ").has_value());
+      REQUIRE(::kill(w.p.pid(), SIGHUP) == 0);
+      CHECK(w.p.line_starting("sig SIGINT ").has_value());
+      const auto extra = w.flush();
+      CHECK(count_of(extra, "SIGTERM") + count_of(extra, "SIGUSR1") + count_of(extra, "SIGHUP") == 0);
+    }
+    {
+      wrapped w({"--rewrite", "USR1:0", "--signals", "INT"});  // received although not in --signals
+      REQUIRE(::kill(w.p.pid(), SIGUSR1) == 0);
+      REQUIRE(::kill(w.p.pid(), SIGINT) == 0);
+      CHECK(w.p.line_starting("sig SIGINT ").has_value());
+      CHECK(count_of(w.flush(), "SIGUSR1") == 0);
+      CHECK(sigkit_test::proc_state(w.p.pid()) != 'Z');
+    }
+    if (!sigkit_test::under_tsan) {  // a user-sent fault: see the faults case below
+      wrapped w({"--rewrite", "SYS:HUP"});
+      REQUIRE(::kill(w.p.pid(), SIGSYS) == 0);
+      CHECK(w.p.line_starting("sig SIGHUP ").has_value());
+      CHECK(count_of(w.flush(), "SIGSYS") == 0);
+    }
+    const auto refused = [](const std::string& rule, const std::string& message) {
+      process p({"/bin/sh", "-c", tool() + " --rewrite '" + rule + "' -- true 2>&1"});
+      const auto line = p.line_starting("");
+      CHECK_MESSAGE(WEXITSTATUS(p.wait()) == 125, rule);
+      CHECK_MESSAGE(line.value_or("").find(message) != std::string::npos, rule << ": " << line.value_or(""));
+    };
+    refused("TERM", "bad --rewrite 'TERM' (use FROM:TO");
+    refused("15::12", "bad --rewrite");
+    refused("herp:derp", "unknown signal 'herp'");
+    refused("15:derp", "unknown signal 'derp'");
+    refused("KILL:HUP", "cannot rewrite SIGKILL as SIGHUP: it cannot be caught");
+    refused("CHLD:HUP", "SIGCHLD is never forwarded");
+    refused("1:32", "reserved by the C library");
+  });
 }
 
 TEST_CASE("a kill() of the forwarder is forwarded exactly once") {
@@ -322,6 +404,9 @@ TEST_CASE("job control: a child stopped from outside stops the forwarder, and co
     REQUIRE(::kill(w.p.pid(), SIGCONT) == 0);
     CHECK_MESSAGE(sigkit_test::wait_state(w.child, 'T', true), "SIGCONT did not reach the stopped child");
     CHECK(sigkit_test::wait_state(w.p.pid(), 'T', true));
+    // Once: the SIGCONT that continued the forwarder is not forwarded again.
+    CHECK(w.p.line_starting("sig SIGCONT ").has_value());
+    CHECK(count_of(w.flush(), "SIGCONT") == 0);
     // A forwarded SIGTSTP stops the child, and so the forwarder.
     REQUIRE(::kill(w.p.pid(), SIGTSTP) == 0);
     REQUIRE(w.p.line_starting("sig SIGTSTP ").has_value());  // the recorder catches it: nobody stops
@@ -346,6 +431,7 @@ TEST_CASE("in its own group a child is stopped with SIGSTOP, and the group is si
     CHECK(sigkit_test::wait_state(w.child, 'T', true));
     REQUIRE(::kill(w.p.pid(), SIGUSR1) == 0);
     CHECK(w.p.line_starting("sig SIGUSR1 ").has_value());
+    CHECK(count_of(w.p.lines(), "SIGCONT") == 1);  // the forwarder's continue, not a second one
   });
 }
 

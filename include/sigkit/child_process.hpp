@@ -424,8 +424,13 @@ class child {
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
         sigemptyset(&dfl.sa_mask);
-        for (int n = 1; n < NSIG; ++n)
-          if (n != SIGKILL && n != SIGSTOP) ::sigaction(n, &dfl, nullptr);  // EINVAL for glibc's own: fine
+        for (int n = 1; n < NSIG; ++n) {
+          if (n == SIGKILL || n == SIGSTOP) continue;
+          // The C library's reserved signals (glibc: 32, 33) are refused by
+          // its sigaction(); the kernel sets them (a parent that ignores
+          // them, as sigkit-run does, must not pass SIG_IGN on through exec).
+          if (::sigaction(n, &dfl, nullptr) != 0) (void)detail::set_reserved_disposition(n, false);
+        }
         sigset_t none;
         sigemptyset(&none);
         // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread

@@ -6,6 +6,7 @@
 // Usable as a container entrypoint (`ENTRYPOINT ["sigkit-run", "--reap",
 // "--"]`) or as a wrapper in scripts: Ctrl-C, Ctrl-Z and `fg` behave as if
 // the command had been run directly.
+#include <sigkit/action.hpp>
 #include <sigkit/run.hpp>
 #if __has_include(<sigkit/version.hpp>)
 #include <sigkit/version.hpp>
@@ -33,9 +34,10 @@ constexpr int exit_not_found = 127;       // no such command
 
 const char* const usage = R"(usage: sigkit-run [options] [--] command [args...]
 
-Runs command, forwards every catchable signal to it (except SIGCHLD, and
-SIGIO) and exits the way it exited: same exit code, or death by the same
-signal (core dumps disabled).
+Runs command, forwards every catchable signal to it (all but SIGCHLD) and
+exits the way it exited: same exit code, or death by the same signal (core
+dumps disabled). No signal but SIGKILL kills sigkit-run while the command
+runs.
 
 options:
   -g, --group             run the command in its own process group and signal
@@ -50,7 +52,10 @@ options:
                           group and wait for every descendant (SIGKILL after
                           the --kill-after duration, default 10s)
       --signals LIST      forward only these signals (comma-separated:
-                          TERM,INT,HUP or 15,2,1)
+                          TERM,INT,HUP or 15,2,1); the others are ignored
+      --rewrite FROM:TO   forward signal FROM as signal TO (names or
+                          numbers), or not at all if TO is 0; repeatable
+                          (e.g. --rewrite TERM:QUIT)
       --pdeathsig SIG     the command gets SIG if sigkit-run dies
       --shell-code        if the command dies of signal N, exit 128+N instead
                           of dying of N
@@ -91,6 +96,27 @@ sigkit::signal parse_signal(std::string_view text) {
   const auto s = sigkit::signal::parse(text);
   if (!s) fail("unknown signal '" + std::string(text) + "'");
   return *s;
+}
+
+// FROM:TO, each a signal name or number; TO 0 drops FROM.
+sigkit::signal_rewrite parse_rewrite(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || text.find(':', colon + 1) != std::string_view::npos)
+    fail("bad --rewrite '" + std::string(text) + "' (use FROM:TO, e.g. TERM:QUIT, or TERM:0 to drop TERM)");
+  sigkit::signal_rewrite r{parse_signal(text.substr(0, colon)), std::nullopt};
+  if (text.substr(colon + 1) != "0") r.to = parse_signal(text.substr(colon + 1));
+  return r;
+}
+
+// The C library's reserved signals (glibc: 32 and 33; its sigaction()
+// refuses them, so sigkit cannot catch them) would kill sigkit-run by
+// their default action and leave the command running: ignore those still
+// at SIG_DFL (a handler the C library installed stays). The command gets
+// them at SIG_DFL again (spawn resets them).
+void ignore_reserved_signals() {
+  for (int n = 1; n < NSIG; ++n)
+    if (n != SIGKILL && n != SIGSTOP && !sigkit::signal{n}.catchable())
+      (void)sigkit::detail::set_reserved_disposition(n, true, true);
 }
 
 sigkit::signal_set parse_signal_list(std::string_view text) {
@@ -155,6 +181,8 @@ int main(int argc, char** argv) {
       options.wait_descendants = true;
     } else if (arg == "--signals") {
       options.forward.signals = parse_signal_list(value());
+    } else if (arg == "--rewrite") {
+      options.forward.rewrite.push_back(parse_rewrite(value()));
     } else if (arg == "--pdeathsig") {
       options.spawn.parent_death_signal = parse_signal(value());
     } else if (arg == "--shell-code") {
@@ -177,6 +205,17 @@ int main(int argc, char** argv) {
   }
   if (verbose)
     options.forward.log = [](const std::string& line) { std::fprintf(stderr, "sigkit-run: %s\n", line.c_str()); };
+
+  ignore_reserved_signals();
+  // Signals left out by --signals must not kill sigkit-run either.
+  std::vector<sigkit::scoped_action> not_forwarded;
+  for (const sigkit::signal s : sigkit::all_forwardable() - sigkit::detail::received_for_forwarding(options.forward)) {
+    const auto action = s.default_action();
+    if (action != sigkit::signal::action::terminate && action != sigkit::signal::action::core) continue;
+    std::error_code ec;
+    auto ignored = sigkit::ignore(s, ec);
+    if (!ec) not_forwarded.push_back(std::move(ignored));
+  }
 
   const std::vector<std::string> command(argv + i, argv + argc);
   sigkit::exit_status status;
