@@ -454,6 +454,77 @@ TEST_CASE("--reap --wait-descendants reaps orphans and waits for them") {
   });
 }
 
+// A shell script for the orphan cases: makes an orphan (a `sleep 0.2`
+// whose parent shell exits at once; it is re-parented to the nearest
+// subreaper, or to PID 1), waits until it has exited, then prints
+// "reaped" if it is gone within 5 s, "zombie" if it stays a zombie.
+const char* const orphan_script =
+    "o=$(sh -c 'sleep 0.2 >/dev/null 2>&1 & echo $!'); i=0; "
+    "while [ $i -lt 100 ] && [ -e /proc/$o ]; do sleep 0.05; i=$((i+1)); done; "
+    "if [ -e /proc/$o ]; then echo zombie $(grep State /proc/$o/status); else echo reaped; fi";
+
+/// True if this test can make a pid namespace (root, util-linux's unshare).
+bool can_unshare() {
+  return ::geteuid() == 0 && ::access("/usr/bin/unshare", X_OK) == 0 &&
+         std::system("/usr/bin/unshare --pid --fork --mount-proc true >/dev/null 2>&1") == 0;  // NOLINT(cert-env33-c)
+}
+
+// Issue 15, fix 5: as PID 1 sigkit-run reaped only with --reap, so an
+// orphan's zombie stayed in a container for ever (dumb-init's test-zombies).
+TEST_CASE("as PID 1 of a pid namespace sigkit-run reaps orphans without --reap and forwards a SIGTERM from outside" *
+          doctest::skip(!can_unshare())) {
+  in_child([] {
+    own_group();
+    {
+      process p({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tool(), "--", "/bin/sh", "-c", orphan_script});
+      const auto line = p.line_starting("", 10000ms);
+      CHECK_MESSAGE(line.value_or("") == "reaped", "the orphan as PID 1's child: " << line.value_or("(nothing)"));
+      const int st = p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+    }
+    {
+      // A SIGTERM sent from outside the namespace (sender pid 0 inside)
+      // reaches PID 1 only because it catches it; it is forwarded, the
+      // command dies of it, and PID 1, which cannot die of a signal it
+      // sends itself, exits 128 + 15 at once.
+      process p({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tool(), "--", "/bin/sh", "-c",
+                 "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done"});
+      REQUIRE(p.line_starting("ready", 10000ms).has_value());
+      std::error_code ec;
+      const auto kids = sigkit::inspect_children(p.pid(), ec);  // unshare's child: sigkit-run, PID 1 inside
+      REQUIRE(kids.size() == 1);
+      REQUIRE(::kill(kids.front(), SIGTERM) == 0);
+      CHECK(p.line_starting("got TERM").has_value());
+      const int st = p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 3);
+    }
+    {
+      process p(
+          {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tool(), "--", "/bin/sh", "-c", "kill -TERM $$"});
+      const auto t0 = std::chrono::steady_clock::now();
+      const int st = p.wait();
+      CHECK(((WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)));
+      CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    }
+  });
+}
+
+// The same for a subreaper attribute sigkit-run was started with (tini's
+// test/subreaper-proxy.py): orphans came to it and stayed zombies.
+TEST_CASE("started as a child subreaper, sigkit-run reaps orphans without --reap") {
+  in_child([] {
+    own_group();
+    process p({sigkit_test::helper_path("subreaper_exec"), tool(), "--", "/bin/sh", "-c", orphan_script});
+    const auto line = p.line_starting("", 10000ms);
+    CHECK_MESSAGE(line.value_or("") == "reaped", "the orphan: " << line.value_or("(nothing)"));
+    const int st = p.wait();
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+  });
+}
+
 #endif  // !SIGKIT_TEST_VIA_HANDLER
 
 // Under ThreadSanitizer, the handler path (the _via_handler build) hangs

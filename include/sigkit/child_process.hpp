@@ -75,11 +75,14 @@ struct exit_status {
   /// Ends this process the way the child ended: exit(code), or death by the
   /// same signal (SIG_DFL, unblocked, re-raised) with core dumps disabled,
   /// so that whoever waits for this process sees `WIFSIGNALED` and the same
-  /// signal. stdio is flushed first.
+  /// signal. stdio is flushed first. PID 1 of a pid namespace cannot die of
+  /// a signal it sends itself (the kernel drops it): it exits with
+  /// shell_code() at once.
   [[noreturn]] void mirror() const {
     std::fflush(nullptr);
     if (exited()) std::exit(code());  // NOLINT(concurrency-mt-unsafe): exiting is the point
     const int signo = WTERMSIG(raw);
+    if (::getpid() == 1) std::_Exit(128 + signo);
     const rlimit no_core{0, 0};
     ::setrlimit(RLIMIT_CORE, &no_core);
     struct sigaction dfl {};

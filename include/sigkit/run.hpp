@@ -37,7 +37,9 @@ struct run_options {
   forward_options forward;
   /// Become a child subreaper (PR_SET_CHILD_SUBREAPER, Linux) and reap
   /// every orphaned descendant, leaving no zombie behind. Where there is no
-  /// subreaper, only this process's own children are reaped.
+  /// subreaper, only this process's own children are reaped. (Orphans come
+  /// to a process that adopts_orphans() whether or not it asks: an init
+  /// shim turns this on then, as sigkit-run does.)
   bool reap = false;
   /// With reap: when the child exits, send SIGTERM to its process group (if
   /// it has its own) and wait for every remaining descendant; after
@@ -119,6 +121,12 @@ inline void wait_descendants(const child_process& c, stream& orphans, std::chron
 }
 
 }  // namespace detail
+
+/// True if orphaned descendants of this process are re-parented to it: it is
+/// PID 1 of its pid namespace (a container's entrypoint, `unshare --pid
+/// --fork`), or a child subreaper (PR_SET_CHILD_SUBREAPER, which survives
+/// exec). Then nobody else reaps them, and run_options::reap should be on.
+inline bool adopts_orphans() noexcept { return ::getpid() == 1 || detail::is_subreaper(); }
 
 /// Runs argv like `uv run` or an init shim: subscribes the forwarder, spawns
 /// the child, forwards signals until it exits, and returns how it ended

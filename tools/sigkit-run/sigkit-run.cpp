@@ -48,6 +48,8 @@ options:
                           TERM/INT/QUIT/HUP (e.g. 10s, 500ms, 2m); a second
                           such signal kills at once
   -r, --reap              become a subreaper: reap orphaned descendants
+                          (implied as PID 1, and when sigkit-run was
+                          started as a subreaper)
   -w, --wait-descendants  with --reap: when the command exits, SIGTERM its
                           group and wait for every descendant (SIGKILL after
                           the --kill-after duration, default 10s)
@@ -198,6 +200,9 @@ int main(int argc, char** argv) {
     }
   }
   if (i >= argc) fail("no command given (see --help)");
+  // As PID 1, or a subreaper already, orphans come here whatever the
+  // options say, and nobody else would reap them.
+  if (sigkit::adopts_orphans()) options.reap = true;
   if (options.wait_descendants && !options.reap) fail("--wait-descendants needs --reap");
   if (kill_after) {
     options.forward.kill_after = *kill_after;

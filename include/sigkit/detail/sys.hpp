@@ -198,6 +198,18 @@ inline int set_reserved_disposition(int signo, bool ignore, bool only_if_default
 #endif
 }
 
+/// Whether this process is a child subreaper (PR_GET_CHILD_SUBREAPER: set by
+/// itself, or by the program that exec'd it, which it survives); false
+/// where the system has no such thing.
+inline bool is_subreaper() noexcept {
+#if SIGKIT_HAVE_PRCTL
+  int on = 0;
+  return ::prctl(PR_GET_CHILD_SUBREAPER, &on) == 0 && on != 0;
+#else
+  return false;
+#endif
+}
+
 /// Asks for `signo` when the parent of this process dies; ENOTSUP where the
 /// system has no such thing. Async-signal-safe (a forked child calls it).
 inline int set_parent_death_signal(int signo) noexcept {
