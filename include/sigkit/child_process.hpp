@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -120,6 +121,16 @@ struct spawn_options {
   /// With a new process group: if this process is in the foreground of its
   /// controlling terminal, make the child's group the foreground one (as a
   /// shell does for a job). The forwarder takes the terminal back.
+  /// With a new session: if this process leads the session of its
+  /// controlling terminal (a container's PID 1 started with a terminal, a
+  /// program run by `exec` from a login shell), it gives the terminal up
+  /// (TIOCNOTTY) and the child's session takes it, with the child's group
+  /// in the foreground, as dumb-init does. Giving it up makes the kernel
+  /// send SIGHUP and SIGCONT to this process's group, from this process:
+  /// SIGHUP is ignored meanwhile if it is at its default action (a
+  /// forwarder skips both, being sent by its own process). Otherwise the
+  /// terminal belongs to another session (the caller's shell's), cannot
+  /// move, and the child's session has none.
   bool foreground = false;
 };
 
@@ -158,6 +169,38 @@ inline int foreground_tty() noexcept {
     return -1;
   }
   return fd;
+}
+
+/// The controlling terminal (close-on-exec) if this process leads its
+/// session, else -1: a terminal only its session leader can give away.
+inline int led_session_tty() noexcept {
+  if (::getsid(0) != ::getpid()) return -1;
+  const int fd = open_tty();
+  if (fd < 0) return -1;
+  if (::tcgetsid(fd) != ::getpid()) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// This session leader gives up its controlling terminal `tty`, so that a
+/// new session can take it. The kernel then sends SIGHUP and SIGCONT to the
+/// terminal's foreground group (from this process); a SIGHUP at its default
+/// action would kill this process, so it is ignored across the call.
+inline int give_up_terminal(int tty) noexcept {
+  struct sigaction ign {
+  }, was{};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  bool ignored = false;
+  if (sys().sigaction(SIGHUP, nullptr, &was) == 0 && was.sa_handler == SIG_DFL && (was.sa_flags & SA_SIGINFO) == 0)
+    ignored = sys().sigaction(SIGHUP, &ign, nullptr) == 0;
+  const int r = ::ioctl(tty, TIOCNOTTY);  // the signals are sent before it returns
+  const int err = errno;
+  if (ignored) sys().sigaction(SIGHUP, &was, nullptr);
+  errno = err;
+  return r;
 }
 
 /// True if `pid` (our child, not yet reaped) is stopped. Leaves the stop
@@ -235,7 +278,16 @@ class child {
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));  // NOLINT: execve's signature
     args.push_back(nullptr);
     const bool own_group = options.new_process_group || options.new_session;
-    const int tty = (own_group && options.foreground && !options.new_session) ? detail::foreground_tty() : -1;
+    // The terminal the child's group is to get: this process's foreground
+    // one (a new group), or the one whose session it leads (a new session,
+    // which takes it over once this process has given it up).
+    int tty = -1;
+    if (own_group && options.foreground)
+      tty = options.new_session ? detail::led_session_tty() : detail::foreground_tty();
+    if (tty >= 0 && options.new_session && detail::give_up_terminal(tty) != 0) {
+      ::close(tty);
+      tty = -1;
+    }
 
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) {
@@ -267,14 +319,14 @@ class child {
     // session: a group leader cannot call setsid()).
     if (options.new_process_group && !options.new_session) ::setpgid(pid, pid);
     if (tty >= 0) {
-      detail::give_terminal(tty, pid);
+      if (!options.new_session) detail::give_terminal(tty, pid);
       ::close(tty);
     }
     child c;
     c.pid_ = pid;
     c.pidfd_ = detail::sys().pidfd_open(pid);  // the child cannot be reaped before we wait
     c.own_group_ = own_group;
-    c.took_terminal_ = tty >= 0;
+    c.took_terminal_ = tty >= 0 && !options.new_session;  // a session's terminal is not taken back
     // Wait for exec: EOF means it happened; an int means it failed. A
     // SIGSTOP sent to this process's group before the child left it (or
     // to its pid) stops it before exec, and nobody would continue it: the
@@ -403,7 +455,13 @@ class child {
       if (::setpgid(0, 0) < 0) err = errno;
     }
     if (err == 0 && tty >= 0) {
-      ::tcsetpgrp(tty, ::getpid());  // every signal is blocked: no SIGTTOU stop
+      // A new session takes the terminal its parent gave up (it fails,
+      // harmlessly, if another session took it meanwhile); a new group is
+      // made the foreground one. Every signal is blocked: no SIGTTOU stop.
+      if (options.new_session)
+        (void)::ioctl(tty, TIOCSCTTY, 0);
+      else
+        ::tcsetpgrp(tty, ::getpid());
       ::close(tty);
     }
     if (err == 0 && options.parent_death_signal) {

@@ -43,7 +43,10 @@ options:
   -g, --group             run the command in its own process group and signal
                           the whole group; it gets the terminal if
                           sigkit-run was in the foreground
-  -s, --session           run the command in a new session (no terminal)
+  -s, --session           run the command in a new session, which gets
+                          sigkit-run's terminal if sigkit-run leads the
+                          terminal's session (a container's PID 1), and
+                          signal its process group
   -k, --kill-after DUR    SIGKILL the command DUR after a forwarded
                           TERM/INT/QUIT/HUP (e.g. 10s, 500ms, 2m); a second
                           such signal kills at once
@@ -174,6 +177,7 @@ int main(int argc, char** argv) {
       options.forward.to_group = true;
     } else if (arg == "-s" || arg == "--session") {
       options.spawn.new_session = true;
+      options.spawn.foreground = true;
       options.forward.to_group = true;
     } else if (arg == "-k" || arg == "--kill-after") {
       kill_after = parse_duration(value());
