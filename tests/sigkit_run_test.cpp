@@ -454,6 +454,74 @@ TEST_CASE("--reap --wait-descendants reaps orphans and waits for them") {
   });
 }
 
+// Issue 15, fix 7: with --session, the rest of the command's session (here a
+// job in a process group of its own, made by bash's job control) got
+// nothing when the command exited, and the grace period could not be set.
+TEST_CASE("--session --reap --wait-descendants --grace: the rest of the session gets SIGTERM, stragglers SIGKILL") {
+  in_child([] {
+    own_group();
+    const std::string job1 =
+        "sh -c 'trap \"echo job1 got TERM; exit 0\" TERM; echo job1 ready; while :; do sleep 0.05; done'";
+    const std::string job2 =
+        "sh -c 'trap \"echo job2 ignores TERM\" TERM; echo job2 ready $$; while :; do sleep 0.05; done'";
+    process p({tool(), "--session", "--reap", "--wait-descendants", "--grace", "500ms", "--", "bash", "-c",
+               "set -m; " + job1 + " & " + job2 + " & read x; exit 0"});
+    // The two jobs start in either order: look for each among every line.
+    const auto seen = [&](const std::string& prefix) -> std::optional<std::string> {
+      for (const auto& l : p.lines())
+        if (l.rfind(prefix, 0) == 0) return l;
+      return std::nullopt;
+    };
+    for (int n = 0; n < 2; ++n) REQUIRE(p.line_starting("job", 20s).has_value());
+    REQUIRE(seen("job1 ready").has_value());
+    const auto ready2 = seen("job2 ready ");
+    REQUIRE(ready2.has_value());
+    const pid_t job2_pid = std::stoi(ready2->substr(11));
+    CHECK(::getpgid(job2_pid) == job2_pid);  // its own group: only the session reaches it
+    const auto go = std::chrono::steady_clock::now();
+    p.write("go\n");  // the command exits now
+    p.close_stdin();
+    CHECK_FALSE(p.line_starting("\n", 10s).has_value());  // reads every line, until the last writer is gone
+    const int st = p.wait();
+    const auto took = std::chrono::steady_clock::now() - go;
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(seen("job1 got TERM").has_value());
+    CHECK(seen("job2 ignores TERM").has_value());
+    CHECK(took >= 500ms);  // the grace period, then SIGKILL
+    errno = 0;
+    CHECK(::kill(job2_pid, 0) == -1);  // killed and reaped
+    CHECK(errno == ESRCH);
+  });
+}
+
+TEST_CASE("--term-rest signals the rest of the command's group when it exits and does not wait") {
+  in_child([] {
+    own_group();
+    for (const std::string signal : {"TERM", "USR1"}) {
+      CAPTURE(signal);
+      std::vector<std::string> argv{tool(), "--group", "--term-rest"};
+      if (signal != "TERM") argv.insert(argv.end(), {"--rewrite", "TERM:" + signal});  // what is sent is rewritten too
+      argv.insert(argv.end(), {"--", "sh", "-c",
+                               "sh -c 'trap \"echo bg got " + signal + "; exit 0\" " + signal +
+                                   "; echo bg ready $$; while :; do sleep 0.05; done' & read x; exit 0"});
+      process p(argv);
+      const auto ready = p.line_starting("bg ready ");
+      REQUIRE(ready.has_value());
+      p.write("go\n");
+      const int st = p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+      CHECK(p.line_starting("bg got " + signal).has_value());
+      const pid_t bg = std::stoi(ready->substr(9));
+      (void)sigkit_test::wait_until([&] { return ::kill(bg, 0) != 0; }, 5s);  // it exits by itself (reaped by init)
+    }
+    process bad({"/bin/sh", "-c", tool() + " --term-rest -- true 2>&1"});
+    CHECK(bad.line_starting("").value_or("") == "sigkit-run: --term-rest needs --group or --session");
+    CHECK(WEXITSTATUS(bad.wait()) == 125);
+  });
+}
+
 // A shell script for the orphan cases: makes an orphan (a `sleep 0.2`
 // whose parent shell exits at once; it is re-parented to the nearest
 // subreaper, or to PID 1), waits until it has exited, then prints
@@ -522,6 +590,80 @@ TEST_CASE("started as a child subreaper, sigkit-run reaps orphans without --reap
     const int st = p.wait();
     CHECK(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
+  });
+}
+
+// Issue 15, fix 4: sigkit-run started the command with every signal at its
+// default and an empty mask, whatever it inherited: `nohup sigkit-run cmd`
+// died of SIGHUP (129), where it lives under tini and without a shim.
+TEST_CASE("signals ignored and blocked when sigkit-run started are ignored and blocked in the command") {
+  in_child([] {
+    own_group();
+    // sigkit-run [opts] -- cmd, started with SIGHUP ignored and SIGUSR1
+    // blocked, as nohup and a parent's mask would leave it.
+    const auto start = [](std::vector<std::string> argv) {
+      argv.insert(argv.begin(), tool());
+      int out[2];
+      REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      const pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        ::dup2(out[1], 1);
+        sigkit_test::reset_signal_state();
+        ::signal(SIGHUP, SIG_IGN);
+        sigset_t m;
+        sigemptyset(&m);
+        sigaddset(&m, SIGUSR1);
+        ::sigprocmask(SIG_SETMASK, &m, nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+      }
+      ::close(out[1]);
+      return std::pair{pid, out[0]};
+    };
+    const auto read_line = [](int fd) {
+      std::string line;
+      char c = 0;
+      for (;;) {
+        const ssize_t n = ::read(fd, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || c == '\n') return line;
+        line += c;
+      }
+    };
+    const std::string status_lines = "grep -E '^Sig(Ign|Blk)' /proc/$$/status | tr '\\n' ' '; echo";
+    for (const bool reset : {false, true}) {
+      CAPTURE(reset);
+      std::vector<std::string> argv;
+      if (reset) argv.push_back("--reset-signals");
+      argv.insert(argv.end(), {"--", "/bin/sh", "-c", status_lines});  // the shell's own state
+      auto [pid, fd] = start(argv);
+      const std::string line = read_line(fd);
+      ::close(fd);
+      const int st = sigkit_test::wait_pid_for(pid, 10000ms);
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+      // SIGHUP is bit 0, SIGUSR1 bit 9; glibc's reserved 32 and 33 are not
+      // passed on (sigkit-run ignores them itself).
+      if (reset)
+        CHECK(line == "SigBlk:\t0000000000000000 SigIgn:\t0000000000000000 ");
+      else
+        CHECK(line == "SigBlk:\t0000000000000200 SigIgn:\t0000000000000001 ");
+    }
+    // nohup sigkit-run: the forwarded SIGHUP does not kill the command, a
+    // SIGTERM does.
+    auto [pid, fd] = start({"--", "/bin/sh", "-c", "echo ready; while :; do sleep 0.05; done"});
+    REQUIRE(read_line(fd) == "ready");
+    REQUIRE(::kill(pid, SIGHUP) == 0);
+    CHECK_FALSE(sigkit_test::wait_until([&] { return sigkit_test::proc_state(pid) == 'Z'; }, 300ms));
+    REQUIRE(::kill(pid, SIGTERM) == 0);
+    const int st = sigkit_test::wait_pid_for(pid, 10000ms);
+    ::close(fd);
+    CHECK(WIFSIGNALED(st));
+    CHECK(WTERMSIG(st) == SIGTERM);
   });
 }
 

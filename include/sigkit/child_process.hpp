@@ -114,9 +114,16 @@ struct exit_status {
 
 /// How to start a child.
 struct spawn_options {
-  bool new_process_group = false;               ///< setpgid(0, 0) in the child
-  bool new_session = false;                     ///< setsid() in the child
-  bool reset_signals = true;                    ///< SIG_DFL everywhere, empty mask
+  bool new_process_group = false;  ///< setpgid(0, 0) in the child
+  bool new_session = false;        ///< setsid() in the child
+  bool reset_signals = true;       ///< SIG_DFL everywhere, empty mask
+  /// With reset_signals: these start at SIG_IGN instead of SIG_DFL. An
+  /// init shim passes on the signals it found ignored when it started, as
+  /// a shell does (`nohup sigkit-run cmd`: cmd must survive SIGHUP).
+  signal_set keep_ignored{};
+  /// With reset_signals: the child's signal mask instead of an empty one
+  /// (an init shim passes on the mask it inherited).
+  signal_set mask{};
   std::optional<signal> parent_death_signal{};  ///< Linux PR_SET_PDEATHSIG
   /// With a new process group: if this process is in the foreground of its
   /// controlling terminal, make the child's group the foreground one (as a
@@ -483,19 +490,19 @@ class child {
       }
       if (options.reset_signals) {
         struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
         sigemptyset(&dfl.sa_mask);
         for (int n = 1; n < NSIG; ++n) {
           if (n == SIGKILL || n == SIGSTOP) continue;
+          const bool ignore = options.keep_ignored.contains(signal{n});
+          dfl.sa_handler = ignore ? SIG_IGN : SIG_DFL;
           // The C library's reserved signals (glibc: 32, 33) are refused by
           // its sigaction(); the kernel sets them (a parent that ignores
           // them, as sigkit-run does, must not pass SIG_IGN on through exec).
-          if (::sigaction(n, &dfl, nullptr) != 0) (void)detail::set_reserved_disposition(n, false);
+          if (::sigaction(n, &dfl, nullptr) != 0) (void)detail::set_reserved_disposition(n, ignore);
         }
-        sigset_t none;
-        sigemptyset(&none);
+        const sigset_t mask = options.mask.to_sigset();  // sigemptyset/sigaddset: async-signal-safe
         // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::sigprocmask(SIG_SETMASK, &mask, nullptr);
       } else {
         // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread
         ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);

@@ -53,9 +53,16 @@ options:
   -r, --reap              become a subreaper: reap orphaned descendants
                           (implied as PID 1, and when sigkit-run was
                           started as a subreaper)
-  -w, --wait-descendants  with --reap: when the command exits, SIGTERM its
-                          group and wait for every descendant (SIGKILL after
-                          the --kill-after duration, default 10s)
+  -w, --wait-descendants  with --reap: when the command exits, SIGTERM the
+                          rest of its group (-g) or session (-s), wait for
+                          every descendant, and once the grace period is
+                          over SIGKILL every descendant still there; then
+                          exit as the command did
+      --grace DUR         the grace period of -w (default: the --kill-after
+                          duration, or 10s; 0: SIGKILL at once)
+      --term-rest         with -g or -s: when the command exits, SIGTERM
+                          the rest of its group or session and exit at once
+                          (dumb-init's setsid mode; -w implies the SIGTERM)
       --signals LIST      forward only these signals (comma-separated:
                           TERM,INT,HUP or 15,2,1); the others are ignored
       --rewrite FROM:TO   forward signal FROM as signal TO (names or
@@ -65,6 +72,10 @@ options:
       --shell-code        if the command dies of signal N, exit 128+N instead
                           of dying of N
       --no-job-control    do not stop when the command stops
+      --reset-signals     start the command with every signal at its
+                          default and none blocked (by default it keeps
+                          the signals ignored and the mask sigkit-run
+                          inherited, so `nohup sigkit-run cmd` works)
       --via-handler       take signals through sigkit's handler, not a
                           signalfd (slower; the path sigkit::run() takes
                           by default)
@@ -140,8 +151,25 @@ sigkit::signal_set parse_signal_list(std::string_view text) {
 
 }  // namespace
 
+// What sigkit-run inherited, before it changes anything: the signals at
+// SIG_IGN and the mask, which the command inherits too (unless
+// --reset-signals), as it would have without sigkit-run in between.
+void inherit_signal_state(sigkit::spawn_options& spawn) {
+  for (int n = 1; n < NSIG; ++n) {
+    struct sigaction now {};
+    // glibc refuses even to report its reserved signals (32, 33): they
+    // start at the default in the command.
+    if (n != SIGKILL && n != SIGSTOP && ::sigaction(n, nullptr, &now) == 0 && now.sa_handler == SIG_IGN)
+      spawn.keep_ignored.insert(sigkit::signal{n});
+  }
+  sigset_t mask;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): main() before any thread exists
+  if (::sigprocmask(SIG_SETMASK, nullptr, &mask) == 0) spawn.mask = sigkit::signal_set(mask);
+}
+
 int main(int argc, char** argv) {
   sigkit::run_options options;
+  inherit_signal_state(options.spawn);
   // sigkit-run owns its process: it can leave the forwarded signals blocked
   // in every thread and take them from the kernel directly (lower latency).
   options.forward.dequeue_directly = true;
@@ -151,6 +179,7 @@ int main(int argc, char** argv) {
   bool shell_code = false;
   bool verbose = false;
   std::optional<std::chrono::nanoseconds> kill_after;
+  std::optional<std::chrono::nanoseconds> grace;
   int i = 1;
   for (; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -185,6 +214,10 @@ int main(int argc, char** argv) {
       options.reap = true;
     } else if (arg == "-w" || arg == "--wait-descendants") {
       options.wait_descendants = true;
+    } else if (arg == "--grace") {
+      grace = parse_duration(value());
+    } else if (arg == "--term-rest") {
+      options.signal_rest = true;
     } else if (arg == "--signals") {
       options.forward.signals = parse_signal_list(value());
     } else if (arg == "--rewrite") {
@@ -195,6 +228,9 @@ int main(int argc, char** argv) {
       shell_code = true;
     } else if (arg == "--via-handler") {
       options.forward.dequeue_directly = false;
+    } else if (arg == "--reset-signals") {
+      options.spawn.keep_ignored = {};
+      options.spawn.mask = {};
     } else if (arg == "--no-job-control") {
       options.forward.job_control = false;
     } else if (arg == "-v" || arg == "--verbose") {
@@ -208,10 +244,14 @@ int main(int argc, char** argv) {
   // options say, and nobody else would reap them.
   if (sigkit::adopts_orphans()) options.reap = true;
   if (options.wait_descendants && !options.reap) fail("--wait-descendants needs --reap");
+  if (options.signal_rest && !options.spawn.new_process_group && !options.spawn.new_session)
+    fail("--term-rest needs --group or --session");
+  if (grace && !options.wait_descendants) fail("--grace needs --wait-descendants");
   if (kill_after) {
     options.forward.kill_after = *kill_after;
     options.descendants_grace = *kill_after;
   }
+  if (grace) options.descendants_grace = *grace;
   if (verbose)
     options.forward.log = [](const std::string& line) { std::fprintf(stderr, "sigkit-run: %s\n", line.c_str()); };
 
