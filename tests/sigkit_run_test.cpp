@@ -655,7 +655,9 @@ TEST_CASE("signals ignored and blocked when sigkit-run started are ignored and b
     }
     // nohup sigkit-run: the forwarded SIGHUP does not kill the command, a
     // SIGTERM does.
-    auto [pid, fd] = start({"--", "/bin/sh", "-c", "echo ready; while :; do sleep 0.05; done"});
+    const auto started = start({"--", "/bin/sh", "-c", "echo ready; while :; do sleep 0.05; done"});
+    const pid_t pid = started.first;  // not a structured binding: clang 14 cannot capture one
+    const int fd = started.second;
     REQUIRE(read_line(fd) == "ready");
     REQUIRE(::kill(pid, SIGHUP) == 0);
     CHECK_FALSE(sigkit_test::wait_until([&] { return sigkit_test::proc_state(pid) == 'Z'; }, 300ms));

@@ -19,6 +19,7 @@
 
 #include "detail/deadline.hpp"
 #include "detail/ring.hpp"
+#include "detail/subscription.hpp"
 #include "detail/table.hpp"
 #include "error.hpp"
 #include "signal.hpp"
@@ -142,7 +143,11 @@ struct stream_options {
 ///
 /// Standard signals that arrive while one of the same number is already
 /// pending are merged by the kernel (one delivery); real-time signals queue.
-class stream {
+///
+/// close(), valid(), `operator bool` and signals() come from
+/// detail::subscription; destroying or closing the last subscriber of a
+/// signal restores the disposition from before sigkit exactly.
+class stream : public detail::subscription<detail::stream_core> {
  public:
   class iterator;
 
@@ -163,50 +168,12 @@ class stream {
   /// As above, reporting every failure through `ec` (valid() is then false).
   /// Bad signals give std::errc::invalid_argument.
   stream(signal_set signals, stream_options options, std::error_code& ec) noexcept {
-    ec.clear();
-    try {
-      *this = stream(signals, options);
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    } catch (const std::invalid_argument&) {
-      ec = std::make_error_code(std::errc::invalid_argument);
-    } catch (const std::bad_alloc&) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
+    detail::capture_error(ec, [&] { *this = stream(signals, options); });
   }
-
-  stream(stream&& other) noexcept = default;
-  stream& operator=(stream&& other) noexcept {
-    if (this != &other) {
-      close();
-      core_ = std::move(other.core_);
-    }
-    return *this;
-  }
-  stream(const stream&) = delete;
-  stream& operator=(const stream&) = delete;
-
-  /// Unsubscribes. When the last subscriber of a signal goes, the
-  /// disposition from before sigkit is restored exactly.
-  ~stream() { close(); }
-
-  /// Unsubscribes now; the stream becomes empty (valid() false).
-  void close() noexcept {
-    if (!core_) return;
-    detail::unsubscribe(core_.get(), core_->signals);
-    core_.reset();
-  }
-
-  /// False after a move or close(), or when the error_code constructor failed.
-  bool valid() const noexcept { return core_ != nullptr; }
-  explicit operator bool() const noexcept { return valid(); }
 
   /// A descriptor that is readable while events may be pending: poll it for
   /// POLLIN, then call try_recv() until it returns nullopt. -1 if !valid().
   int fd() const noexcept { return core_ ? core_->wake.fd() : -1; }
-
-  /// The signals this stream receives.
-  signal_set signals() const noexcept { return core_ ? core_->signals : signal_set{}; }
 
   /// How many events the ring holds at most.
   std::size_t capacity() const noexcept { return core_ ? core_->ring.capacity() : 0; }
@@ -260,13 +227,13 @@ class stream {
   /// noexcept forms: failures (including use after move or in a forked
   /// child, as std::errc::operation_not_permitted) go to `ec`.
   std::optional<event> try_recv(std::error_code& ec) noexcept {
-    return guarded(ec, [&] { return try_recv(); });
+    return detail::capture_error(ec, [&] { return try_recv(); });
   }
   std::optional<event> recv(std::error_code& ec) noexcept {
-    return guarded(ec, [&] { return std::optional<event>(recv()); });
+    return detail::capture_error(ec, [&] { return std::optional<event>(recv()); });
   }
   std::optional<event> recv_for(std::chrono::nanoseconds timeout, std::error_code& ec) noexcept {
-    return guarded(ec, [&] { return recv_for(timeout); });
+    return detail::capture_error(ec, [&] { return recv_for(timeout); });
   }
 
   /// A blocking input range: `for (sigkit::event e : s) ...` waits for each
@@ -285,10 +252,7 @@ class stream {
     std::error_code ec;
     auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
-    signal failed{};
-    ec = detail::subscribe(core.get(), signals, &failed);
-    detail::throw_if(ec, std::string(who) + ": sigaction(" + std::string(failed.name()) + ") failed");
-    core_ = std::move(core);
+    adopt(std::move(core), who);
   }
 
   void check(const char* what) const {
@@ -308,22 +272,6 @@ class stream {
     return r > 0;
   }
 
-  template <class F>
-  static std::optional<event> guarded(std::error_code& ec, F&& f) noexcept {
-    ec.clear();
-    try {
-      return f();
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    } catch (const std::logic_error&) {
-      ec = std::make_error_code(std::errc::operation_not_permitted);
-    } catch (...) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
-    return std::nullopt;
-  }
-
-  std::unique_ptr<detail::stream_core> core_;
 };
 
 /// Input iterator over a stream's events. Fetches lazily: dereferencing
