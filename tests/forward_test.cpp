@@ -11,6 +11,7 @@
 #include <sigkit/inspect.hpp>
 #include <sigkit/signal.hpp>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -352,6 +353,109 @@ TEST_CASE("a stopped child that ignores the request is continued, so kill_after'
     d.term_then_marker();
     CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
     CHECK(sigkit_test::wait_state(pid, 'T', true));
+  });
+}
+
+TEST_CASE("forward_options::rewrite sends another signal in place of one, or none") {
+  in_child([] {
+    own_group();
+    trapping_child t({SIGQUIT, SIGUSR2});
+    sigkit::forward_options o;
+    o.rewrite = {{sigkit::terminate, sigkit::quit},
+                 {sigkit::user1, std::nullopt},
+                 {sigkit::hangup, sigkit::user1},
+                 {sigkit::hangup, sigkit::user2}};  // the last rule for a signal wins
+    sigkit::forwarder f(t.c, o);
+    REQUIRE(send_from_other(SIGUSR1));  // dropped: neither forwarded nor fatal here
+    REQUIRE(send_from_other(SIGHUP));
+    CHECK(t.exit_signal() == SIGUSR2);
+    CHECK(counted(f, 1));
+  });
+  in_child([] {
+    own_group();
+    trapping_child t({SIGQUIT});
+    sigkit::forward_options o;
+    o.signals = {sigkit::interrupt};  // a rewritten signal is received even if it is not in `signals`
+    o.rewrite = {{sigkit::terminate, sigkit::quit}};
+    sigkit::forwarder f(t.c, o);
+    REQUIRE(send_from_other(SIGTERM));
+    CHECK(t.exit_signal() == SIGQUIT);
+  });
+}
+
+TEST_CASE("a user-sent SIGSYS can be rewritten" * doctest::skip(skip_sent_faults)) {
+  in_child([] {
+    own_group();
+    trapping_child t({SIGHUP});
+    sigkit::forward_options o;
+    o.rewrite = {{sigkit::signal{SIGSYS}, sigkit::hangup}};
+    sigkit::forwarder f(t.c, o);
+    REQUIRE(send_from_other(SIGSYS));
+    CHECK(t.exit_signal() == SIGHUP);
+  });
+}
+
+TEST_CASE("a rewrite rule that cannot be followed is refused with the rule named, before anything changes") {
+  in_child([] {
+    const auto before = sigkit_test::all_dispositions::capture();
+    const auto refused = [](std::vector<sigkit::signal_rewrite> rules, bool faults, const std::string& reason) {
+      sigkit::forward_options o;
+      o.rewrite = std::move(rules);
+      o.forward_faults = faults;
+      try {
+        sigkit::forwarder f(o);
+        FAIL("accepted a bad rule, expected: " << reason);
+      } catch (const std::invalid_argument& e) {
+        CHECK_MESSAGE(std::string(e.what()).find(reason) != std::string::npos, e.what());
+      }
+    };
+    refused({{sigkit::signal{SIGKILL}, sigkit::hangup}}, true, "cannot rewrite SIGKILL as SIGHUP: it cannot be caught");
+    refused({{sigkit::child, sigkit::hangup}}, true, "SIGCHLD is never forwarded");
+    refused({{sigkit::signal{SIGSYS}, sigkit::hangup}}, false, "only with forward_faults");
+    refused({{sigkit::hangup, sigkit::signal{0}}}, true, "not a valid signal number");
+    if (!sigkit::signal{SIGKIT_KERNEL_RTMIN}.catchable())  // glibc keeps 32 and 33 for itself
+      refused({{sigkit::hangup, sigkit::signal{SIGKIT_KERNEL_RTMIN}}}, true, "reserved by the C library");
+    CHECK(before.diff(sigkit_test::all_dispositions::capture()).empty());
+    // SIGKILL and SIGSTOP may be sent in place of a signal.
+    sigkit::forward_options o;
+    o.rewrite = {{sigkit::terminate, sigkit::signal{SIGKILL}}, {sigkit::user1, sigkit::signal{SIGSTOP}}};
+    CHECK_NOTHROW(sigkit::forwarder{o});
+  });
+}
+
+TEST_CASE("a SIGIO the kernel raises for the forwarder's own descriptor is not forwarded, but a sent one is") {
+  in_child([] {
+    own_group();
+    trapping_child t({SIGIO});
+    std::vector<std::string> lines;
+    std::mutex m;
+    sigkit::forward_options o;
+    o.log = [&](const std::string& line) {
+      const std::lock_guard<std::mutex> lock(m);
+      lines.push_back(line);
+    };
+    sigkit::forwarder f(t.c, o);
+    // O_ASYNC on a pipe owned by this process: a write raises SIGIO here
+    // with si_code POLL_IN.
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    REQUIRE(::fcntl(p[0], F_SETOWN, ::getpid()) == 0);
+    REQUIRE(::fcntl(p[0], F_SETFL, ::fcntl(p[0], F_GETFL) | O_ASYNC) == 0);
+    REQUIRE(::write(p[1], "x", 1) == 1);
+    CHECK(sigkit_test::wait_until(
+        [&] {
+          const std::lock_guard<std::mutex> lock(m);
+          for (const auto& l : lines)
+            if (l.find("not forwarding SIGIO: raised by the kernel") != std::string::npos) return true;
+          return false;
+        },
+        5s));
+    CHECK(f.forwarded() == 0);
+    REQUIRE(send_from_other(SIGIO));
+    CHECK(t.exit_signal() == SIGIO);
+    CHECK(counted(f, 1));
+    ::close(p[0]);
+    ::close(p[1]);
   });
 }
 

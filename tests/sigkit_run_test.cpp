@@ -128,7 +128,6 @@ TEST_CASE("every forwardable signal reaches the child once, within the latency l
         wrapped w;
         std::vector<std::string> seen_all;
         for (const sigkit::signal s : sigkit::all_forwardable()) {
-          if (s == sigkit::cont) continue;  // forwarded only to a stopped child (tested below)
           CAPTURE(s.name());
           long long best = -1;
           for (int attempt = 0; attempt < 3 && (best < 0 || best > std::chrono::nanoseconds(latency_limit).count());
@@ -152,6 +151,89 @@ TEST_CASE("every forwardable signal reaches the child once, within the latency l
         CHECK(WEXITSTATUS(st) == 0);
       },
       60s);
+}
+
+// Issue 15, fixes 1 and 2: `kill -IO` killed sigkit-run (SIGIO was left out
+// of all_forwardable() and kept its default action), leaving the command
+// running; `kill -CONT` reached a running command only through the
+// kernel's group delivery, never with --group or --session; and 32, glibc's
+// SIGCANCEL, which no sigaction() call of glibc can set, killed it too.
+TEST_CASE("no signal kills sigkit-run while its command runs: SIGIO and SIGCONT are forwarded in every mode") {
+  in_child([] {
+    own_group();
+    for (const auto& mode : std::vector<std::vector<std::string>>{{}, {"--group"}, {"--session"}}) {
+      CAPTURE(mode.empty() ? std::string("plain") : mode.front());
+      wrapped w(mode);
+      for (const int signo : {SIGIO, SIGCONT}) {
+        const std::string name(sigkit::signal{signo}.name());
+        REQUIRE(::kill(w.p.pid(), signo) == 0);
+        const auto got = w.p.line_starting("sig " + name + " ");
+        CHECK_MESSAGE(got.has_value(), name << " did not reach the command");
+        if (got) CHECK(field_ll(*got, "from") == w.p.pid());
+        CHECK(count_of(w.flush(), name) == 0);  // once
+      }
+      // The C library's reserved signals (32 and 33 with glibc) and every
+      // other signal number: sigkit-run survives each.
+      for (int signo = 1; signo < NSIG; ++signo) {
+        if (signo == SIGKILL || signo == SIGSTOP || signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU) continue;
+        if (sigkit::signal{signo}.synchronous() && sigkit_test::under_tsan) continue;  // see the faults case below
+        CAPTURE(signo);
+        REQUIRE(::kill(w.p.pid(), signo) == 0);
+        (void)w.flush();
+        const int state = sigkit_test::proc_state(w.p.pid());
+        REQUIRE_MESSAGE((state != 'Z' && state != 0), "sigkit-run died of signal " << signo);
+      }
+      w.p.close_stdin();
+      const int st = w.p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+    }
+  });
+}
+
+TEST_CASE("--rewrite FROM:TO forwards FROM as TO, TO 0 drops FROM, and a bad rule is refused with 125") {
+  in_child([] {
+    own_group();
+    {
+      wrapped w({"--rewrite", "TERM:QUIT", "--rewrite", "USR1:0", "--rewrite", std::to_string(SIGUSR1) + ":USR2",
+                 "--rewrite", "HUP:INT", "--rewrite", "1:2"});
+      REQUIRE(::kill(w.p.pid(), SIGTERM) == 0);
+      CHECK(w.p.line_starting("sig SIGQUIT ").has_value());
+      REQUIRE(::kill(w.p.pid(), SIGUSR1) == 0);  // by number: the later rule for SIGUSR1 wins
+      CHECK(w.p.line_starting("sig SIGUSR2 ").has_value());
+      REQUIRE(::kill(w.p.pid(), SIGHUP) == 0);
+      CHECK(w.p.line_starting("sig SIGINT ").has_value());
+      const auto extra = w.flush();
+      CHECK(count_of(extra, "SIGTERM") + count_of(extra, "SIGUSR1") + count_of(extra, "SIGHUP") == 0);
+    }
+    {
+      wrapped w({"--rewrite", "USR1:0", "--signals", "INT"});  // received although not in --signals
+      REQUIRE(::kill(w.p.pid(), SIGUSR1) == 0);
+      REQUIRE(::kill(w.p.pid(), SIGINT) == 0);
+      CHECK(w.p.line_starting("sig SIGINT ").has_value());
+      CHECK(count_of(w.flush(), "SIGUSR1") == 0);
+      CHECK(sigkit_test::proc_state(w.p.pid()) != 'Z');
+    }
+    if (!sigkit_test::under_tsan) {  // a user-sent fault: see the faults case below
+      wrapped w({"--rewrite", "SYS:HUP"});
+      REQUIRE(::kill(w.p.pid(), SIGSYS) == 0);
+      CHECK(w.p.line_starting("sig SIGHUP ").has_value());
+      CHECK(count_of(w.flush(), "SIGSYS") == 0);
+    }
+    const auto refused = [](const std::string& rule, const std::string& message) {
+      process p({"/bin/sh", "-c", tool() + " --rewrite '" + rule + "' -- true 2>&1"});
+      const auto line = p.line_starting("");
+      CHECK_MESSAGE(WEXITSTATUS(p.wait()) == 125, rule);
+      CHECK_MESSAGE(line.value_or("").find(message) != std::string::npos, rule << ": " << line.value_or(""));
+    };
+    refused("TERM", "bad --rewrite 'TERM' (use FROM:TO");
+    refused("15::12", "bad --rewrite");
+    refused("herp:derp", "unknown signal 'herp'");
+    refused("15:derp", "unknown signal 'derp'");
+    refused("KILL:HUP", "cannot rewrite SIGKILL as SIGHUP: it cannot be caught");
+    refused("CHLD:HUP", "SIGCHLD is never forwarded");
+    refused("1:32", "reserved by the C library");
+  });
 }
 
 TEST_CASE("a kill() of the forwarder is forwarded exactly once") {
@@ -340,6 +422,9 @@ TEST_CASE("job control: a child stopped from outside stops the forwarder, and co
     REQUIRE(::kill(w.p.pid(), SIGCONT) == 0);
     CHECK_MESSAGE(sigkit_test::wait_state(w.child, 'T', true), "SIGCONT did not reach the stopped child");
     CHECK(sigkit_test::wait_state(w.p.pid(), 'T', true));
+    // Once: the SIGCONT that continued the forwarder is not forwarded again.
+    CHECK(w.p.line_starting("sig SIGCONT ").has_value());
+    CHECK(count_of(w.flush(), "SIGCONT") == 0);
     // A forwarded SIGTSTP stops the child, and so the forwarder.
     REQUIRE(::kill(w.p.pid(), SIGTSTP) == 0);
     REQUIRE(w.p.line_starting("sig SIGTSTP ").has_value());  // the recorder catches it: nobody stops
@@ -364,6 +449,7 @@ TEST_CASE("in its own group a child is stopped with SIGSTOP, and the group is si
     CHECK(sigkit_test::wait_state(w.child, 'T', true));
     REQUIRE(::kill(w.p.pid(), SIGUSR1) == 0);
     CHECK(w.p.line_starting("sig SIGUSR1 ").has_value());
+    CHECK(count_of(w.p.lines(), "SIGCONT") == 1);  // the forwarder's continue, not a second one
   });
 }
 
@@ -402,6 +488,221 @@ TEST_CASE("--reap --wait-descendants reaps orphans and waits for them") {
     CHECK(errno == ESRCH);
     int ignored = 0;
     CHECK(::waitpid(-1, &ignored, WNOHANG) == -1);  // no child of ours left, zombie or not
+  });
+}
+
+// Issue 15, fix 7: with --session, the rest of the command's session (here a
+// job in a process group of its own, made by bash's job control) got
+// nothing when the command exited, and the grace period could not be set.
+TEST_CASE("--session --reap --wait-descendants --grace: the rest of the session gets SIGTERM, stragglers SIGKILL") {
+  in_child([] {
+    own_group();
+    const std::string job1 =
+        "sh -c 'trap \"echo job1 got TERM; exit 0\" TERM; echo job1 ready; while :; do sleep 0.05; done'";
+    const std::string job2 =
+        "sh -c 'trap \"echo job2 ignores TERM\" TERM; echo job2 ready $$; while :; do sleep 0.05; done'";
+    process p({tool(), "--session", "--reap", "--wait-descendants", "--grace", "500ms", "--", "bash", "-c",
+               "set -m; " + job1 + " & " + job2 + " & read x; exit 0"});
+    // The two jobs start in either order: look for each among every line.
+    const auto seen = [&](const std::string& prefix) -> std::optional<std::string> {
+      for (const auto& l : p.lines())
+        if (l.rfind(prefix, 0) == 0) return l;
+      return std::nullopt;
+    };
+    for (int n = 0; n < 2; ++n) REQUIRE(p.line_starting("job", 20s).has_value());
+    REQUIRE(seen("job1 ready").has_value());
+    const auto ready2 = seen("job2 ready ");
+    REQUIRE(ready2.has_value());
+    const pid_t job2_pid = std::stoi(ready2->substr(11));
+    CHECK(::getpgid(job2_pid) == job2_pid);  // its own group: only the session reaches it
+    const auto go = std::chrono::steady_clock::now();
+    p.write("go\n");  // the command exits now
+    p.close_stdin();
+    CHECK_FALSE(p.line_starting("\n", 10s).has_value());  // reads every line, until the last writer is gone
+    const int st = p.wait();
+    const auto took = std::chrono::steady_clock::now() - go;
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(seen("job1 got TERM").has_value());
+    CHECK(seen("job2 ignores TERM").has_value());
+    CHECK(took >= 500ms);  // the grace period, then SIGKILL
+    errno = 0;
+    CHECK(::kill(job2_pid, 0) == -1);  // killed and reaped
+    CHECK(errno == ESRCH);
+  });
+}
+
+TEST_CASE("--term-rest signals the rest of the command's group when it exits and does not wait") {
+  in_child([] {
+    own_group();
+    for (const std::string signal : {"TERM", "USR1"}) {
+      CAPTURE(signal);
+      std::vector<std::string> argv{tool(), "--group", "--term-rest"};
+      if (signal != "TERM") argv.insert(argv.end(), {"--rewrite", "TERM:" + signal});  // what is sent is rewritten too
+      argv.insert(argv.end(), {"--", "sh", "-c",
+                               "sh -c 'trap \"echo bg got " + signal + "; exit 0\" " + signal +
+                                   "; echo bg ready $$; while :; do sleep 0.05; done' & read x; exit 0"});
+      process p(argv);
+      const auto ready = p.line_starting("bg ready ");
+      REQUIRE(ready.has_value());
+      p.write("go\n");
+      const int st = p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+      CHECK(p.line_starting("bg got " + signal).has_value());
+      const pid_t bg = std::stoi(ready->substr(9));
+      (void)sigkit_test::wait_until([&] { return ::kill(bg, 0) != 0; }, 5s);  // it exits by itself (reaped by init)
+    }
+    process bad({"/bin/sh", "-c", tool() + " --term-rest -- true 2>&1"});
+    CHECK(bad.line_starting("").value_or("") == "sigkit-run: --term-rest needs --group or --session");
+    CHECK(WEXITSTATUS(bad.wait()) == 125);
+  });
+}
+
+// A shell script for the orphan cases: makes an orphan (a `sleep 0.2`
+// whose parent shell exits at once; it is re-parented to the nearest
+// subreaper, or to PID 1), waits until it has exited, then prints
+// "reaped" if it is gone within 5 s, "zombie" if it stays a zombie.
+const char* const orphan_script =
+    "o=$(sh -c 'sleep 0.2 >/dev/null 2>&1 & echo $!'); i=0; "
+    "while [ $i -lt 100 ] && [ -e /proc/$o ]; do sleep 0.05; i=$((i+1)); done; "
+    "if [ -e /proc/$o ]; then echo zombie $(grep State /proc/$o/status); else echo reaped; fi";
+
+/// True if this test can make a pid namespace (root, util-linux's unshare).
+bool can_unshare() {
+  return ::geteuid() == 0 && ::access("/usr/bin/unshare", X_OK) == 0 &&
+         std::system("/usr/bin/unshare --pid --fork --mount-proc true >/dev/null 2>&1") == 0;  // NOLINT(cert-env33-c)
+}
+
+// Issue 15, fix 5: as PID 1 sigkit-run reaped only with --reap, so an
+// orphan's zombie stayed in a container for ever (dumb-init's test-zombies).
+TEST_CASE("as PID 1 of a pid namespace sigkit-run reaps orphans without --reap and forwards a SIGTERM from outside" *
+          doctest::skip(!can_unshare())) {
+  in_child([] {
+    own_group();
+    {
+      process p({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tool(), "--", "/bin/sh", "-c", orphan_script});
+      const auto line = p.line_starting("", 10000ms);
+      CHECK_MESSAGE(line.value_or("") == "reaped", "the orphan as PID 1's child: " << line.value_or("(nothing)"));
+      const int st = p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+    }
+    {
+      // A SIGTERM sent from outside the namespace (sender pid 0 inside)
+      // reaches PID 1 only because it catches it; it is forwarded, the
+      // command dies of it, and PID 1, which cannot die of a signal it
+      // sends itself, exits 128 + 15 at once.
+      process p({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tool(), "--", "/bin/sh", "-c",
+                 "trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done"});
+      REQUIRE(p.line_starting("ready", 10000ms).has_value());
+      std::error_code ec;
+      const auto kids = sigkit::inspect_children(p.pid(), ec);  // unshare's child: sigkit-run, PID 1 inside
+      REQUIRE(kids.size() == 1);
+      REQUIRE(::kill(kids.front(), SIGTERM) == 0);
+      CHECK(p.line_starting("got TERM").has_value());
+      const int st = p.wait();
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 3);
+    }
+    {
+      process p(
+          {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", tool(), "--", "/bin/sh", "-c", "kill -TERM $$"});
+      const auto t0 = std::chrono::steady_clock::now();
+      const int st = p.wait();
+      CHECK(((WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)));
+      CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    }
+  });
+}
+
+// The same for a subreaper attribute sigkit-run was started with (tini's
+// test/subreaper-proxy.py): orphans came to it and stayed zombies.
+TEST_CASE("started as a child subreaper, sigkit-run reaps orphans without --reap") {
+  in_child([] {
+    own_group();
+    process p({sigkit_test::helper_path("subreaper_exec"), tool(), "--", "/bin/sh", "-c", orphan_script});
+    const auto line = p.line_starting("", 10000ms);
+    CHECK_MESSAGE(line.value_or("") == "reaped", "the orphan: " << line.value_or("(nothing)"));
+    const int st = p.wait();
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+  });
+}
+
+// Issue 15, fix 4: sigkit-run started the command with every signal at its
+// default and an empty mask, whatever it inherited: `nohup sigkit-run cmd`
+// died of SIGHUP (129), where it lives under tini and without a shim.
+TEST_CASE("signals ignored and blocked when sigkit-run started are ignored and blocked in the command") {
+  in_child([] {
+    own_group();
+    // sigkit-run [opts] -- cmd, started with SIGHUP ignored and SIGUSR1
+    // blocked, as nohup and a parent's mask would leave it.
+    const auto start = [](std::vector<std::string> argv) {
+      argv.insert(argv.begin(), tool());
+      int out[2];
+      REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      const pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        ::dup2(out[1], 1);
+        sigkit_test::reset_signal_state();
+        ::signal(SIGHUP, SIG_IGN);
+        sigset_t m;
+        sigemptyset(&m);
+        sigaddset(&m, SIGUSR1);
+        ::sigprocmask(SIG_SETMASK, &m, nullptr);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+      }
+      ::close(out[1]);
+      return std::pair{pid, out[0]};
+    };
+    const auto read_line = [](int fd) {
+      std::string line;
+      char c = 0;
+      for (;;) {
+        const ssize_t n = ::read(fd, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || c == '\n') return line;
+        line += c;
+      }
+    };
+    const std::string status_lines = "grep -E '^Sig(Ign|Blk)' /proc/$$/status | tr '\\n' ' '; echo";
+    for (const bool reset : {false, true}) {
+      CAPTURE(reset);
+      std::vector<std::string> argv;
+      if (reset) argv.push_back("--reset-signals");
+      argv.insert(argv.end(), {"--", "/bin/sh", "-c", status_lines});  // the shell's own state
+      auto [pid, fd] = start(argv);
+      const std::string line = read_line(fd);
+      ::close(fd);
+      const int st = sigkit_test::wait_pid_for(pid, 10000ms);
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+      // SIGHUP is bit 0, SIGUSR1 bit 9; glibc's reserved 32 and 33 are not
+      // passed on (sigkit-run ignores them itself).
+      if (reset)
+        CHECK(line == "SigBlk:\t0000000000000000 SigIgn:\t0000000000000000 ");
+      else
+        CHECK(line == "SigBlk:\t0000000000000200 SigIgn:\t0000000000000001 ");
+    }
+    // nohup sigkit-run: the forwarded SIGHUP does not kill the command, a
+    // SIGTERM does.
+    const auto started = start({"--", "/bin/sh", "-c", "echo ready; while :; do sleep 0.05; done"});
+    const pid_t pid = started.first;  // not a structured binding: clang 14 cannot capture one
+    const int fd = started.second;
+    REQUIRE(read_line(fd) == "ready");
+    REQUIRE(::kill(pid, SIGHUP) == 0);
+    CHECK_FALSE(sigkit_test::wait_until([&] { return sigkit_test::proc_state(pid) == 'Z'; }, 300ms));
+    REQUIRE(::kill(pid, SIGTERM) == 0);
+    const int st = sigkit_test::wait_pid_for(pid, 10000ms);
+    ::close(fd);
+    CHECK(WIFSIGNALED(st));
+    CHECK(WTERMSIG(st) == SIGTERM);
   });
 }
 

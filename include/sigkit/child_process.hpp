@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -77,11 +78,14 @@ struct exit_status {
   /// Ends this process the way the child ended: exit(code), or death by the
   /// same signal (SIG_DFL, unblocked, re-raised) with core dumps disabled,
   /// so that whoever waits for this process sees `WIFSIGNALED` and the same
-  /// signal. stdio is flushed first.
+  /// signal. stdio is flushed first. PID 1 of a pid namespace cannot die of
+  /// a signal it sends itself (the kernel drops it): it exits with
+  /// shell_code() at once.
   [[noreturn]] void mirror() const {
     std::fflush(nullptr);
     if (exited()) std::exit(code());  // NOLINT(concurrency-mt-unsafe): exiting is the point
     const int signo = WTERMSIG(raw);
+    if (::getpid() == 1) std::_Exit(128 + signo);
     const rlimit no_core{0, 0};
     ::setrlimit(RLIMIT_CORE, &no_core);
     // SIG_DFL, unblocked in this thread, raised at this thread: the same
@@ -121,21 +125,37 @@ inline const std::error_category& exec_category() noexcept {
 struct spawn_options {
   bool new_process_group = false;  ///< setpgid(0, 0) in the child
   bool new_session = false;        ///< setsid() in the child
-  /// SIG_DFL for every signal and an empty mask, except what
-  /// `keep_ignored_at_start` keeps ignored. False: the child keeps this
-  /// thread's mask, and exec keeps what is ignored and resets what is
-  /// handled (a signal sigkit handles gets its disposition from before
-  /// sigkit; docs/fork-and-exec.md).
+  /// SIG_DFL for every signal and an empty mask (or `mask`), except what
+  /// `keep_ignored_at_start` and `keep_ignored` keep ignored. False: the
+  /// child keeps this thread's mask, and exec keeps what is ignored and
+  /// resets what is handled (a signal sigkit handles gets its disposition
+  /// from before sigkit; docs/fork-and-exec.md).
   bool reset_signals = true;
   /// With `reset_signals`: the signals this process was started with
   /// ignored (sigkit::ignored_at_start(), e.g. SIGHUP under `nohup`) stay
   /// SIG_IGN in the child, as an exec without sigkit would leave them, and
   /// as tini and dumb-init do. False: SIG_DFL for those too.
   bool keep_ignored_at_start = true;
+  /// With `reset_signals`: these start at SIG_IGN too (an init shim passes
+  /// on the signals it found ignored when it started, as a shell does).
+  signal_set keep_ignored{};
+  /// With `reset_signals`: the child's signal mask instead of an empty one
+  /// (an init shim passes on the mask it inherited).
+  signal_set mask{};
   std::optional<signal> parent_death_signal{};  ///< Linux PR_SET_PDEATHSIG
   /// With a new process group: if this process is in the foreground of its
   /// controlling terminal, make the child's group the foreground one (as a
   /// shell does for a job). The forwarder takes the terminal back.
+  /// With a new session: if this process leads the session of its
+  /// controlling terminal (a container's PID 1 started with a terminal, a
+  /// program run by `exec` from a login shell), it gives the terminal up
+  /// (TIOCNOTTY) and the child's session takes it, with the child's group
+  /// in the foreground, as dumb-init does. Giving it up makes the kernel
+  /// send SIGHUP and SIGCONT to this process's group, from this process:
+  /// SIGHUP is ignored meanwhile if it is at its default action (a
+  /// forwarder skips both, being sent by its own process). Otherwise the
+  /// terminal belongs to another session (the caller's shell's), cannot
+  /// move, and the child's session has none.
   bool foreground = false;
 };
 
@@ -176,6 +196,38 @@ inline int foreground_tty() noexcept {
     return -1;
   }
   return fd;
+}
+
+/// The controlling terminal (close-on-exec) if this process leads its
+/// session, else -1: a terminal only its session leader can give away.
+inline int led_session_tty() noexcept {
+  if (::getsid(0) != ::getpid()) return -1;
+  const int fd = open_tty();
+  if (fd < 0) return -1;
+  if (::tcgetsid(fd) != ::getpid()) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// This session leader gives up its controlling terminal `tty`, so that a
+/// new session can take it. The kernel then sends SIGHUP and SIGCONT to the
+/// terminal's foreground group (from this process); a SIGHUP at its default
+/// action would kill this process, so it is ignored across the call.
+inline int give_up_terminal(int tty) noexcept {
+  struct sigaction ign {
+  }, was{};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  bool ignored = false;
+  if (sys().sigaction(SIGHUP, nullptr, &was) == 0 && was.sa_handler == SIG_DFL && (was.sa_flags & SA_SIGINFO) == 0)
+    ignored = sys().sigaction(SIGHUP, &ign, nullptr) == 0;
+  const int r = ::ioctl(tty, TIOCNOTTY);  // the signals are sent before it returns
+  const int err = errno;
+  if (ignored) sys().sigaction(SIGHUP, &was, nullptr);
+  errno = err;
+  return r;
 }
 
 /// True if `pid` (our child, not yet reaped) is stopped. Leaves the stop
@@ -252,7 +304,16 @@ class child_process {
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));  // NOLINT: execve's signature
     args.push_back(nullptr);
     const bool own_group = options.new_process_group || options.new_session;
-    const int tty = (own_group && options.foreground && !options.new_session) ? detail::foreground_tty() : -1;
+    // The terminal the child's group is to get: this process's foreground
+    // one (a new group), or the one whose session it leads (a new session,
+    // which takes it over once this process has given it up).
+    int tty = -1;
+    if (own_group && options.foreground)
+      tty = options.new_session ? detail::led_session_tty() : detail::foreground_tty();
+    if (tty >= 0 && options.new_session && detail::give_up_terminal(tty) != 0) {
+      ::close(tty);
+      tty = -1;
+    }
 
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) {
@@ -262,9 +323,12 @@ class child_process {
     }
     // What stays ignored through the reset, read here: ignored_at_start()
     // may take a lock, which the child must not.
-    const sigset_t keep_ignored = (options.reset_signals && options.keep_ignored_at_start)
-                                      ? sigkit::ignored_at_start().to_sigset()
-                                      : signal_set{}.to_sigset();
+    // Computed before fork: the child may only make async-signal-safe calls.
+    const sigset_t keep_ignored =
+        options.reset_signals
+            ? ((options.keep_ignored_at_start ? sigkit::ignored_at_start() : signal_set{}) | options.keep_ignored)
+                  .to_sigset()
+            : signal_set{}.to_sigset();
     // Block everything while forking: no handler of this process may run in
     // the child before its dispositions are reset.
     sigset_t all, old;
@@ -289,14 +353,14 @@ class child_process {
     // session: a group leader cannot call setsid()).
     if (options.new_process_group && !options.new_session) ::setpgid(pid, pid);
     if (tty >= 0) {
-      detail::give_terminal(tty, pid);
+      if (!options.new_session) detail::give_terminal(tty, pid);
       ::close(tty);
     }
     child_process c;
     c.pid_ = pid;
     c.pidfd_ = detail::sys().pidfd_open(pid);  // the child cannot be reaped before we wait
     c.own_group_ = own_group;
-    c.took_terminal_ = tty >= 0;
+    c.took_terminal_ = tty >= 0 && !options.new_session;  // a session's terminal is not taken back
     // Wait for exec: EOF means it happened; an int means it failed. A
     // SIGSTOP sent to this process's group before the child left it (or
     // to its pid) stops it before exec, and nobody would continue it: the
@@ -426,7 +490,13 @@ class child_process {
       if (::setpgid(0, 0) < 0) err = errno;
     }
     if (err == 0 && tty >= 0) {
-      ::tcsetpgrp(tty, ::getpid());  // every signal is blocked: no SIGTTOU stop
+      // A new session takes the terminal its parent gave up (it fails,
+      // harmlessly, if another session took it meanwhile); a new group is
+      // made the foreground one. Every signal is blocked: no SIGTTOU stop.
+      if (options.new_session)
+        (void)::ioctl(tty, TIOCSCTTY, 0);
+      else
+        ::tcsetpgrp(tty, ::getpid());
       ::close(tty);
     }
     if (err == 0 && options.parent_death_signal) {
@@ -447,19 +517,20 @@ class child_process {
         if (::sigaction(n, &ign, &was) == 0) ::sigaction(n, &was, nullptr);
       }
       if (options.reset_signals) {
-        struct sigaction dfl {
-        }, ign{};
-        dfl.sa_handler = SIG_DFL;
+        struct sigaction dfl {};
         sigemptyset(&dfl.sa_mask);
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        for (int n = 1; n < NSIG; ++n)
-          if (n != SIGKILL && n != SIGSTOP)
-            ::sigaction(n, sigismember(&keep_ignored, n) == 1 ? &ign : &dfl, nullptr);  // EINVAL for glibc's own: fine
-        sigset_t none;
-        sigemptyset(&none);
+        for (int n = 1; n < NSIG; ++n) {
+          if (n == SIGKILL || n == SIGSTOP) continue;
+          const bool ignore = sigismember(&keep_ignored, n) == 1;
+          dfl.sa_handler = ignore ? SIG_IGN : SIG_DFL;
+          // The C library's reserved signals (glibc: 32, 33) are refused by
+          // its sigaction(); the kernel sets them (a parent that ignores
+          // them, as sigkit-run does, must not pass SIG_IGN on through exec).
+          if (::sigaction(n, &dfl, nullptr) != 0) (void)detail::set_reserved_disposition(n, ignore);
+        }
+        const sigset_t mask = options.mask.to_sigset();  // sigemptyset/sigaddset: async-signal-safe
         // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::sigprocmask(SIG_SETMASK, &mask, nullptr);
       } else {
         // NOLINTNEXTLINE(concurrency-mt-unsafe): the forked child has one thread
         ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);

@@ -35,6 +35,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -46,6 +47,7 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "child_process.hpp"
 #include "detail/deadline.hpp"
@@ -59,11 +61,28 @@
 namespace sigkit {
 inline namespace v1 {
 
+/// forward_options::rewrite: forward `from` as `to`, or, with `to` empty,
+/// not at all (dumb-init's `--rewrite FROM:TO`, TO 0).
+struct signal_rewrite {
+  signal from;
+  std::optional<signal> to;
+};
+
 /// What a forwarder forwards and how.
 struct forward_options {
   /// Forwarded signals (SIGCHLD is never forwarded; the forwarder watches it
   /// to follow the child's stops).
   signal_set signals = all_forwardable();
+  /// Signals forwarded as another one: each `from` received is sent as
+  /// `to` (or dropped, with `to` empty), and every rule below (job control,
+  /// kill_after, continuing a stopped child) then applies to what is sent.
+  /// A `from` outside `signals` is received all the same (so that a
+  /// dropped signal does not kill this process either); a synchronous
+  /// `from` (SIGSYS, ...) needs forward_faults; the last rule for a `from`
+  /// wins. `to` may be any valid signal but the C library's reserved ones,
+  /// SIGKILL and SIGSTOP included. Bad rules: std::invalid_argument from
+  /// the forwarder's constructor.
+  std::vector<signal_rewrite> rewrite{};
   /// kill(-pgid) instead of kill(pid).
   bool to_group = false;
   /// SIGKILL this long after a forwarded SIGTERM/SIGINT/SIGQUIT/SIGHUP (time
@@ -107,13 +126,41 @@ inline signal_set synchronous_signals() {
   return out;
 }
 
+/// Throws std::invalid_argument naming the rule if a rewrite rule of
+/// `options` cannot be followed.
+inline void check_rewrites(const forward_options& options) {
+  for (const signal_rewrite& r : options.rewrite) {
+    const std::string what = "sigkit::forwarder: cannot rewrite " + std::string(r.from.name()) +
+                             (r.to ? " as " + std::string(r.to->name()) : std::string(" (drop it)")) + ": ";
+    if (!r.from.valid()) throw std::invalid_argument(what + "not a valid signal number");
+    if (!r.from.catchable()) throw std::invalid_argument(what + "it cannot be caught");
+    if (r.from == sigkit::child) throw std::invalid_argument(what + "SIGCHLD is never forwarded");
+    if (r.from.synchronous() && !options.forward_faults)
+      throw std::invalid_argument(what + "a synchronous signal is received only with forward_faults");
+    if (r.to && !r.to->valid()) throw std::invalid_argument(what + "the new signal is not a valid signal number");
+    if (r.to && !r.to->catchable() && r.to->number() != SIGKILL && r.to->number() != SIGSTOP)
+      throw std::invalid_argument(what + "the new signal is reserved by the C library");
+  }
+}
+
+/// The signals a forwarder receives in order to forward them: `signals`
+/// and the asynchronous `from`s of its rewrite rules.
+inline signal_set received_for_forwarding(const forward_options& options) {
+  signal_set out = options.signals;
+  for (const signal_rewrite& r : options.rewrite)
+    if (r.from.valid() && !r.from.synchronous()) out.insert(r.from);
+  return out;
+}
+
 /// What a forwarder's stream subscribes to: the forwarded signals (which
 /// must be streamable: a synchronous one there is refused), SIGCHLD, and
 /// with forward_faults the synchronous signals, of which only those another
 /// process sent arrive.
 inline signal_set forwarder_subscription(const forward_options& options) {
-  check_subscribable(options.signals | signal_set{sigkit::child}, "forwarder");
-  signal_set out = options.signals | signal_set{sigkit::child};
+  check_rewrites(options);
+  const signal_set received = received_for_forwarding(options) | signal_set{sigkit::child};
+  check_subscribable(received, "forwarder");
+  signal_set out = received;
   if (options.forward_faults) out |= synchronous_signals();
   return out;
 }
@@ -124,7 +171,37 @@ inline signal_set forwarder_subscription(const forward_options& options) {
 /// when the option is off. (Never a synchronous signal: those are not in
 /// the forwarded set.)
 inline signal_set directly_dequeued(const forward_options& options) {
-  return options.dequeue_directly ? options.signals - signal_set{sigkit::child} : signal_set{};
+  return options.dequeue_directly ? received_for_forwarding(options) - signal_set{sigkit::child} : signal_set{};
+}
+
+/// forward_options::rewrite as a table: what each received signal is sent
+/// as (0: nothing).
+class rewrite_table {
+ public:
+  explicit rewrite_table(const std::vector<signal_rewrite>& rules) noexcept {
+    for (int n = 0; n < signal_limit; ++n) to_[static_cast<std::size_t>(n)] = n;
+    for (const signal_rewrite& r : rules)
+      if (r.from.valid()) to_[static_cast<std::size_t>(r.from.number())] = r.to ? r.to->number() : 0;
+  }
+  /// What `signo` is sent as; 0 to drop it.
+  int operator()(int signo) const noexcept {
+    return signo > 0 && signo < signal_limit ? to_[static_cast<std::size_t>(signo)] : signo;
+  }
+
+ private:
+  std::array<int, signal_limit> to_{};
+};
+
+/// A SIGIO (SIGPOLL) the kernel raised for one of this process's own
+/// descriptors (O_ASYNC: si_code POLL_IN ... POLL_HUP): news about this
+/// process's file, not a request for the child.
+inline bool own_descriptor_readiness(const event& e) noexcept {
+#if defined(SIGIO)
+  return e.signal.number() == SIGIO && e.from_kernel();
+#else
+  (void)e;
+  return false;
+#endif
 }
 
 /// The child a forwarder follows: whom a forwarded signal goes to, and its
@@ -270,11 +347,22 @@ class terminal_handoff {
 ///    delivered it to the whole foreground group;
 ///  - signals sent by this process, by the child, or (with to_group) by a
 ///    member of the child's group are not forwarded back (no loops);
+///  - a SIGIO the kernel raised for one of this process's own descriptors
+///    (O_ASYNC) is not forwarded: it is not about the child;
+///  - forward_options::rewrite turns a received signal into another one (or
+///    into nothing) before the rules below apply;
 ///  - SIGTSTP/SIGTTIN/SIGTTOU are forwarded (as SIGSTOP to a child in its own
 ///    group or session, whose group may be orphaned and would ignore them);
 ///    when the child stops, the forwarder stops too (SIGSTOP), so the shell
 ///    sees the job stopped; when the forwarder is continued, it continues a
 ///    stopped child and gives it the terminal back if it had it;
+///  - any other SIGCONT is forwarded like any signal (a stopped child is
+///    given the terminal back first). The SIGCONT that ends a stop the
+///    forwarder followed is not forwarded again: the forwarder continued
+///    the child, or the shell's group SIGCONT did. (A SIGCONT sent to the
+///    whole group of a child that shares this process's group otherwise
+///    reaches it twice, once from the sender and once forwarded; siginfo
+///    does not tell kill(pid) from kill(-pgid).)
 ///  - a SIGTERM/SIGINT/SIGQUIT/SIGHUP for a stopped child is followed by
 ///    SIGCONT so that it can act on it; not if the child took the request
 ///    and was stopped afterwards (on Linux /proc/PID/status tells: the
@@ -326,15 +414,18 @@ class forwarder {
   struct state {
     explicit state(forward_options opts)
         : options(std::move(opts)),
-          watch(detail::forwarder_subscription(options), stream_options{256, true}, detail::sent_faults_too) {}
+          watch(detail::forwarder_subscription(options), stream_options{256, true}, detail::sent_faults_too),
+          rewritten(options.rewrite) {}
 
     forward_options options;
     detail::watcher watch;
+    detail::rewrite_table rewritten;
     pid_t owner = ::getpid();
     detail::followed_child child;
     detail::terminal_handoff tty;
     detail::kill_timer kill;
-    bool stop_to_follow = false;  // job control: a stop read but not followed yet
+    bool stop_to_follow = false;         // job control: a stop read but not followed yet
+    bool resumed_from_own_stop = false;  // follow_stop() returned: its SIGCONT is still to come
     std::atomic<std::uint64_t> forwarded{0};
 
     void log(const std::string& line) const {
@@ -364,6 +455,7 @@ class forwarder {
       if (e.from_user() && sender == child.pid) return "sent by the child";
       if (e.from_user() && options.to_group && sender > 0 && ::getpgid(sender) == child.pgid)
         return "sent from the child's process group";
+      if (detail::own_descriptor_readiness(e)) return "raised by the kernel for a descriptor of this process";
       return nullptr;
     }
 
@@ -410,7 +502,9 @@ class forwarder {
       // reached it. Sent to this thread, the stop happens before the call
       // returns, and it returns once someone continues us.
       ::raise(SIGSTOP);
-      // Continued: the SIGCONT event (or the next refresh) continues the child.
+      // Continued: continue the child now. The SIGCONT that continued this
+      // process arrives as an event next; it is not forwarded again.
+      resumed_from_own_stop = true;
       continue_child_if_stopped();
     }
 
@@ -429,21 +523,39 @@ class forwarder {
     }
 
     void on_event(const event& e) {
-      const int signo = e.signal.number();
-      if (signo == SIGCHLD) {
+      const int received = e.signal.number();
+      if (received == SIGCHLD) {
         refresh_child_state();
         return;
       }
+      if (received == SIGCONT && resumed_from_own_stop) {
+        // The continue of a stop this forwarder followed: the child was
+        // continued with it (follow_stop), by us or by the group's SIGCONT.
+        resumed_from_own_stop = false;
+        continue_child_if_stopped();
+        refresh_child_state();
+        return;
+      }
+      const int signo = rewritten(received);
       const bool terminating = detail::is_terminating_request(signo);
       if (terminating && kill.armed()) {
-        log("second " + std::string(e.signal.name()) + ": killing the child now");
+        log("second " + std::string(signal{signo}.name()) + ": killing the child now");
         send(SIGKILL);
         return;
       }
       if (const char* why = skip_reason(e)) {
         log("not forwarding " + std::string(e.signal.name()) + ": " + why);
-      } else if (signo == SIGCONT) {
-        continue_child_if_stopped();
+        // The child got it anyway (from the terminal, or it sent it): the
+        // clock runs as if it had been forwarded.
+        if (terminating) kill.arm(options.kill_after, child.stopped);
+        return;
+      }
+      if (signo != received)
+        log(signo == 0 ? "not forwarding " + std::string(e.signal.name()) + ": rewritten as nothing"
+                       : "rewriting " + std::string(e.signal.name()) + " as " + std::string(signal{signo}.name()));
+      if (signo == 0) return;
+      if (signo == SIGCONT) {
+        forward_continue();
       } else if (signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU) {
         send(child.owns_group && options.job_control ? SIGSTOP : signo);
       } else {
@@ -451,6 +563,14 @@ class forwarder {
       }
       if (terminating) kill.arm(options.kill_after, child.stopped);
       if (signo == SIGCONT) refresh_child_state();
+    }
+
+    // A SIGCONT to forward: a stopped child gets the terminal back first,
+    // as when the forwarder itself is continued.
+    void forward_continue() {
+      refresh_stop_only();
+      if (child.stopped) tty.give_again();
+      continue_child();
     }
 
     void forward(int signo, bool terminating) {

@@ -38,13 +38,16 @@ struct run_options {
   forward_options forward;
   /// Become a child subreaper (PR_SET_CHILD_SUBREAPER, Linux) and reap
   /// every orphaned descendant, leaving no zombie behind. Where there is no
-  /// subreaper, only this process's own children are reaped.
+  /// subreaper, only this process's own children are reaped. (Orphans come
+  /// to a process that adopts_orphans() whether or not it asks: an init
+  /// shim turns this on then, as sigkit-run does.)
   bool reap = false;
-  /// With reap: when the child exits, send SIGTERM to its process group (if
-  /// it has its own) and wait for every remaining descendant; after
-  /// `descendants_grace`, SIGKILL the stragglers. Zero or less kills them
-  /// at once; a grace too long for the clock (nanoseconds::max()) waits
-  /// for them for ever.
+  /// With reap: when the child exits, signal the rest of its group or
+  /// session as `signal_rest` says, and wait for every remaining
+  /// descendant; after `descendants_grace`, SIGKILL the stragglers (every
+  /// descendant still there, again as more are re-parented here). Zero or
+  /// less kills them at once; a grace too long for the clock
+  /// (nanoseconds::max()) waits for them for ever.
   bool wait_descendants = false;
   std::chrono::nanoseconds descendants_grace = std::chrono::seconds(10);
   /// If set, a command that cannot be executed does not make run() throw:
@@ -53,6 +56,12 @@ struct run_options {
   /// exit code 127 (not found) or 126 (found, not executable), as sh does.
   /// Failures of this process (fork, pipes) still throw.
   std::function<void(const std::string&)> on_exec_failure{};
+  /// When the child exits, send SIGTERM (as forward_options::rewrite turns
+  /// it; not at all if that drops it) to the rest of its process group, or
+  /// with spawn.new_session to every process of its session, if the child
+  /// has a group of its own; then return at once unless wait_descendants
+  /// (which implies this). dumb-init does this in its setsid mode.
+  bool signal_rest = false;
 };
 
 namespace detail {
@@ -127,22 +136,36 @@ inline exit_status wait_reaping(child_process& c, stream& orphans) {
   }
 }
 
-/// run_options::wait_descendants: SIGTERM to the child's group, then waits
-/// until every descendant has been reaped, SIGKILLing what is left after
-/// `grace`.
+/// run_options::signal_rest: sends `signo` to what is left of the ended
+/// child's own process group and, with `session`, to every other process
+/// of its session (found by getsid() over /proc's list of processes; no
+/// process's /proc files are read). The child's pid is not reused while
+/// its group or session lives on.
+inline void signal_rest(const child_process& c, bool session, int signo) {
+  if (!c.own_group() || signo == 0) return;
+  sys().kill(-c.pid(), signo);
+  if (!session) return;
+#if SIGKIT_HAVE_PROC
+  std::error_code ec;
+  for (const pid_t p : list_ids("/proc", "/proc", ec))
+    if (p != ::getpid() && ::getsid(p) == c.pid() && ::getpgid(p) != c.pid()) sys().kill(p, signo);
+#endif
+}
+
+/// run_options::wait_descendants: waits until every descendant has been
+/// reaped, SIGKILLing what is left after `grace` (and whatever is
+/// re-parented here later).
 inline void wait_descendants(const child_process& c, stream& orphans, std::chrono::nanoseconds grace) {
-  if (c.own_group()) sys().kill(-c.pid(), SIGTERM);
   const deadline kill_at = deadline::after(grace);
-  bool killed = false;
   for (;;) {
     int st = 0;
     const pid_t p = ::waitpid(-1, &st, WNOHANG);
     if (p < 0 && errno == ECHILD) break;
     if (p > 0) continue;
-    if (!killed && kill_at.passed()) {
+    if (kill_at.passed()) {
+      // Each round: a killed process's own children come here next.
       for (pid_t q : children_of_self()) sys().kill(q, SIGKILL);
       if (c.own_group()) sys().kill(-c.pid(), SIGKILL);
-      killed = true;
     }
     // A SIGCHLD wakes this early; otherwise look again in 10 ms.
     pollfd pfd{orphans.fd(), POLLIN, 0};
@@ -153,6 +176,12 @@ inline void wait_descendants(const child_process& c, stream& orphans, std::chron
 }
 
 }  // namespace detail
+
+/// True if orphaned descendants of this process are re-parented to it: it is
+/// PID 1 of its pid namespace (a container's entrypoint, `unshare --pid
+/// --fork`), or a child subreaper (PR_SET_CHILD_SUBREAPER, which survives
+/// exec). Then nobody else reaps them, and run_options::reap should be on.
+inline bool adopts_orphans() noexcept { return ::getpid() == 1 || detail::is_subreaper(); }
 
 /// Runs argv like `uv run` or an init shim: subscribes the forwarder, spawns
 /// the child, forwards signals until it exits, and returns how it ended
@@ -179,12 +208,14 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   std::error_code block_ec;
   std::optional<scoped_block> quiet;
   if (!deliver_elsewhere.empty()) quiet.emplace(deliver_elsewhere, block_ec);  // failure only costs latency
-  if (!options.reap) return c.wait();
-  const exit_status status = detail::wait_reaping(c, *orphans);
+  const exit_status status = options.reap ? detail::wait_reaping(c, *orphans) : c.wait();
   quiet.reset();  // the forwarder's thread is gone
-  if (options.wait_descendants)
+  const bool waiting = options.reap && options.wait_descendants;
+  if (options.signal_rest || waiting)
+    detail::signal_rest(c, options.spawn.new_session, detail::rewrite_table(options.forward.rewrite)(SIGTERM));
+  if (waiting)
     detail::wait_descendants(c, *orphans, options.descendants_grace);
-  else
+  else if (options.reap)
     detail::reap_orphans(-1);
   return status;
 }

@@ -561,17 +561,16 @@ class catchable_signal {
 };
 
 /// What a forwarder forwards by default: every catchable signal, real-time
-/// ones included, except SIGCHLD, the synchronous ones (SIGSEGV, SIGBUS,
-/// SIGILL, SIGFPE, SIGTRAP, SIGSYS) and, on Linux, SIGIO/SIGPOLL (the
-/// kernel's own descriptor-readiness signal; see detail/platform.hpp).
+/// ones included, except SIGCHLD and the synchronous ones (SIGSEGV, SIGBUS,
+/// SIGILL, SIGFPE, SIGTRAP, SIGSYS). SIGIO (SIGPOLL) is included: a process
+/// may send it with kill(), and its default action would kill the
+/// forwarder; one the kernel raises for the forwarder's own descriptor
+/// (O_ASYNC) is not forwarded.
 inline signal_set all_forwardable() {
   signal_set out;
   for (int n = 1; n < detail::signal_limit; ++n) {
     const signal s{n};
     if (!s.catchable() || s.synchronous() || n == SIGCHLD) continue;
-#if !SIGKIT_FORWARD_SIGIO
-    if (n == SIGIO) continue;
-#endif
     out.insert(s);
   }
   return out;

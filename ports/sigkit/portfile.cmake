@@ -41,6 +41,9 @@ vcpkg_cmake_configure(
     -DSIGKIT_BUILD_TESTS=OFF
     -DSIGKIT_BUILD_EXAMPLES=OFF
     -DSIGKIT_BUILD_BENCH=OFF
+    # The port is the header-only library; the tools are installed from a
+    # checkout (README, "Install").
+    -DSIGKIT_BUILD_TOOLS=OFF
     -DSIGKIT_INSTALL_CMAKEDIR=share/sigkit
     # sigkit.pc has "Libs: -pthread"; vcpkg accepts such files only in lib/pkgconfig.
     -DSIGKIT_INSTALL_PKGCONFIGDIR=lib/pkgconfig)

@@ -7,6 +7,10 @@
 #   install         configure sigkit (tests, examples, bench off), build,
 #                   `cmake --install` into WORK_DIR/prefix and check the
 #                   installed files one by one (the fixture of the next ones)
+#   headers_only    the same with -DSIGKIT_BUILD_TOOLS=OFF: nothing is
+#                   compiled, only headers and package files are installed
+#   tools           the installed sigkit-run and sigkit-inspect run as the
+#                   README shows, and `man -l` renders their installed pages
 #   find_package    the find_package/ consumer against that prefix
 #   build_tree      the find_package/ consumer against the build tree export
 #   add_subdirectory  the add_subdirectory/ consumer over SOURCE_DIR
@@ -87,19 +91,28 @@ endfunction()
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-if(MODE STREQUAL "install")
+if(MODE STREQUAL "install" OR MODE STREQUAL "headers_only")
   set(build "${WORK_DIR}/build")
   set(prefix "${WORK_DIR}/prefix")
+  set(tools_args)
+  if(MODE STREQUAL "headers_only")
+    set(tools_args -DSIGKIT_BUILD_TOOLS=OFF)
+  endif()
   run("configure sigkit" "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${build}" ${toolchain_args} ${isolation_args}
-      -DSIGKIT_BUILD_TESTS=OFF -DSIGKIT_BUILD_EXAMPLES=OFF -DSIGKIT_BUILD_BENCH=OFF)
+      -DSIGKIT_BUILD_TESTS=OFF -DSIGKIT_BUILD_EXAMPLES=OFF -DSIGKIT_BUILD_BENCH=OFF ${tools_args})
   run("build sigkit" "${CMAKE_COMMAND}" --build "${build}")
   run("install sigkit" "${CMAKE_COMMAND}" --install "${build}" --prefix "${prefix}")
 
   # Exactly these files: every public header, the three CMake package files
-  # and the .pc file. Anything missing or extra fails.
+  # and the .pc file, and (unless turned off) the tools and their man pages.
+  # Anything missing or extra fails.
   file(GLOB_RECURSE headers RELATIVE "${SOURCE_DIR}" "${SOURCE_DIR}/include/*.hpp")
   set(expected ${headers} share/sigkit/sigkitConfig.cmake share/sigkit/sigkitConfigVersion.cmake
                share/sigkit/sigkitTargets.cmake share/pkgconfig/sigkit.pc)
+  if(MODE STREQUAL "install")
+    list(APPEND expected bin/sigkit-run bin/sigkit-inspect share/man/man1/sigkit-run.1
+         share/man/man1/sigkit-inspect.1)
+  endif()
   file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
   list(SORT expected)
   list(SORT installed)
@@ -136,6 +149,48 @@ if(MODE STREQUAL "install")
   check_pkg_config("${prefix}/share/pkgconfig" "${prefix}")
   list(LENGTH installed count)
   message(STATUS "installed ${count} files into ${prefix}, as expected")
+
+elseif(MODE STREQUAL "tools")
+  # What the README's Install section shows for the tools, from the prefix.
+  set(prefix "${INSTALL_DIR}/prefix")
+  set(bin "${prefix}/bin")
+  # expect_output(<what> <regex> <command>...): the command succeeds and its
+  # standard output matches <regex>; nothing on standard error.
+  function(expect_output what regex)
+    execute_process(COMMAND ${ARGN} COMMAND_ECHO STDOUT RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    message(STATUS "${out}")
+    if(NOT result EQUAL 0 OR NOT out MATCHES "${regex}" OR NOT err STREQUAL "")
+      message(FATAL_ERROR "FAIL: ${what}: exit status ${result}, stdout '${out}', stderr '${err}'")
+    endif()
+  endfunction()
+  expect_output("sigkit-run --version" "^sigkit-run ${VERSION}\n$" "${bin}/sigkit-run" --version)
+  expect_output("sigkit-inspect --version" "^sigkit-inspect ${VERSION}\n$" "${bin}/sigkit-inspect" --version)
+  # The command's exit code and its death by a signal come back through it.
+  execute_process(COMMAND "${bin}/sigkit-run" -- sh -c "exit 42" RESULT_VARIABLE result)
+  if(NOT result EQUAL 42)
+    message(FATAL_ERROR "FAIL: sigkit-run -- sh -c 'exit 42' gave ${result}")
+  endif()
+  execute_process(COMMAND "${bin}/sigkit-run" --shell-code -- sh -c "kill -TERM $$" RESULT_VARIABLE result)
+  if(NOT result EQUAL 143)
+    message(FATAL_ERROR "FAIL: sigkit-run --shell-code -- sh -c 'kill -TERM $$' gave ${result}")
+  endif()
+  # sigkit-inspect on sigkit-run's command: it ignores nothing, catches TERM.
+  expect_output("sigkit-inspect of a command run by sigkit-run" "\n  caught +([^\n]* )?SIGTERM[ \n]" "${bin}/sigkit-run" --
+                sh -c "trap 'exit 0' TERM && \"$0\" $$" "${bin}/sigkit-inspect")
+  # The man pages, as `man` renders them (apt-get install man-db): by file,
+  # and by name through the prefix's man directory.
+  find_program(MAN_PROGRAM man)
+  if(NOT MAN_PROGRAM)
+    message(FATAL_ERROR "FAIL: man is not installed (apt-get install man-db)")
+  endif()
+  set(ENV{MANPAGER} cat)
+  set(ENV{MANWIDTH} 80)
+  set(ENV{LC_ALL} C)  # plain ASCII: \- renders as -, not as U+2212
+  foreach(tool IN ITEMS sigkit-run sigkit-inspect)
+    expect_output("man -l ${tool}.1" "NAME\n +${tool} +- .*OPTIONS.*--version" "${MAN_PROGRAM}" --warnings -l
+                  "${prefix}/share/man/man1/${tool}.1")
+    expect_output("man -M <prefix>/share/man ${tool}" "NAME\n +${tool} +- " "${MAN_PROGRAM}" -M "${prefix}/share/man" ${tool})
+  endforeach()
 
 elseif(MODE STREQUAL "find_package")
   consumer(find_package "-DCMAKE_PREFIX_PATH=${INSTALL_DIR}/prefix" "-DEXPECT_SIGKIT_DIR=${INSTALL_DIR}/prefix/share/sigkit")

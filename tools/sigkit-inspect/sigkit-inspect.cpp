@@ -11,7 +11,9 @@
 //   --children  the same for every descendant, indented below its parent
 // Exit status: 0; 2 if an argument is not a process id, or a process does
 // not exist or cannot be read (one line on stderr each).
+// The man page is sigkit-inspect.1 beside this file.
 #include <sigkit/inspect.hpp>
+#include <sigkit/version.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -25,7 +27,29 @@ namespace {
 
 constexpr int exit_trouble = 2;
 
-const char* const usage = "usage: sigkit-inspect [--threads] [--children] PID...";
+const char* const usage = "usage: sigkit-inspect [--threads] [--children] [--] PID...";
+
+// --help: the usage line, then this. Every option here must also be in the
+// man page (a tools/ ctest entry checks it).
+const char* const help = R"(
+Shows what each process does with signals, read from /proc/PID/status: the
+signals it catches (a handler is installed), ignores (SIG_IGN), blocks (in
+its main thread) and has pending.
+
+options:
+      --threads   also every thread's own mask and pending signals, and for
+                  each caught signal the threads that can receive it (those
+                  that do not block it)
+      --children  also every descendant of each PID, indented below its
+                  parent
+  -h, --help      this text
+      --version   sigkit's version
+      --          every later argument is a PID
+
+exit status: 0; 2 if an argument is not a process id or an option is
+unknown, or a process does not exist or cannot be read (one line on stderr
+for each; the processes that could be read are still shown).
+)";
 
 struct options {
   bool threads = false;
@@ -166,7 +190,10 @@ int main(int argc, char** argv) {
     } else if (!only_pids && arg == "--children") {
       opt.children = true;
     } else if (!only_pids && (arg == "-h" || arg == "--help")) {
-      std::puts(usage);
+      std::printf("%s\n%s", usage, help);
+      return 0;
+    } else if (!only_pids && arg == "--version") {
+      std::printf("sigkit-inspect %s\n", SIGKIT_VERSION_STRING);
       return 0;
     } else if (!only_pids && arg.size() > 1 && arg.front() == '-' && (arg[1] < '0' || arg[1] > '9')) {
       std::fprintf(stderr, "sigkit-inspect: unknown option \"%s\" (%s)\n", argv[i], usage);

@@ -28,9 +28,10 @@
 //   SIGKIT_HAVE_SIGNALFD  signalfd(2)
 //   SIGKIT_HAVE_PROC      the Linux /proc layout (/proc/PID/status, task/)
 //   SIGKIT_HAVE_PRCTL     prctl(PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER)
-//   SIGKIT_FORWARD_SIGIO  0 where SIGIO is the kernel's descriptor-readiness
-//                         signal (Linux: SIGIO is SIGPOLL): not forwarded by
-//                         default
+//   SIGKIT_HAVE_RAW_SIGACTION  the kernel's rt_sigaction with the common
+//                         struct layout (handler, flags, restorer, mask:
+//                         x86, Arm), to set the real-time signals the C
+//                         library reserves, which its sigaction() refuses
 // and the values SIGKIT_KERNEL_RTMIN (the first real-time signal the kernel
 // has; the C library may reserve some above it) and
 // SIGKIT_LIBC_RESTORER_FLAG (the sa_flags bit the C library adds to every
@@ -61,8 +62,8 @@
 #define SIGKIT_HAVE_PROC 1
 #endif
 #define SIGKIT_HAVE_PRCTL 1
-#if defined(SIGIO)
-#define SIGKIT_FORWARD_SIGIO 0
+#if defined(SYS_rt_sigaction) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__))
+#define SIGKIT_HAVE_RAW_SIGACTION 1
 #endif
 #define SIGKIT_LIBC_RESTORER_FLAG 0x04000000  // SA_RESTORER: glibc's and musl's signal-return trampoline
 
@@ -89,8 +90,8 @@
 #ifndef SIGKIT_HAVE_PRCTL
 #define SIGKIT_HAVE_PRCTL 0
 #endif
-#ifndef SIGKIT_FORWARD_SIGIO
-#define SIGKIT_FORWARD_SIGIO 1
+#ifndef SIGKIT_HAVE_RAW_SIGACTION
+#define SIGKIT_HAVE_RAW_SIGACTION 0
 #endif
 #ifndef SIGKIT_LIBC_RESTORER_FLAG
 #define SIGKIT_LIBC_RESTORER_FLAG 0

@@ -164,6 +164,52 @@ inline int become_subreaper() noexcept {
 #endif
 }
 
+/// Sets the disposition of a signal the C library reserves for itself
+/// (glibc: 32 and 33, which its sigaction() refuses) to SIG_DFL, or to
+/// SIG_IGN with `ignore`, straight through the kernel; with `only_if_default`
+/// only where it is SIG_DFL now (a handler the C library installed stays).
+/// Also works for any other signal. 0, or -1 with errno (ENOTSUP without
+/// SIGKIT_HAVE_RAW_SIGACTION). Async-signal-safe (a forked child calls it).
+inline int set_reserved_disposition(int signo, bool ignore, bool only_if_default = false) noexcept {
+#if SIGKIT_HAVE_RAW_SIGACTION
+  // The kernel's struct sigaction on x86 and Arm (not glibc's); its sigset
+  // is 64 bits there.
+  struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    unsigned long mask[8 / sizeof(unsigned long)];
+  };
+  constexpr unsigned long mask_bytes = sizeof(kernel_sigaction::mask);
+  if (only_if_default) {
+    kernel_sigaction now{};
+    if (::syscall(SYS_rt_sigaction, signo, nullptr, &now, mask_bytes) != 0) return -1;
+    if (now.handler != SIG_DFL) return 0;
+  }
+  kernel_sigaction act{};
+  act.handler = ignore ? SIG_IGN : SIG_DFL;
+  return ::syscall(SYS_rt_sigaction, signo, &act, nullptr, mask_bytes) == 0 ? 0 : -1;
+#else
+  (void)signo;
+  (void)ignore;
+  (void)only_if_default;
+  errno = ENOTSUP;
+  return -1;
+#endif
+}
+
+/// Whether this process is a child subreaper (PR_GET_CHILD_SUBREAPER: set by
+/// itself, or by the program that exec'd it, which it survives); false
+/// where the system has no such thing.
+inline bool is_subreaper() noexcept {
+#if SIGKIT_HAVE_PRCTL
+  int on = 0;
+  return ::prctl(PR_GET_CHILD_SUBREAPER, &on) == 0 && on != 0;
+#else
+  return false;
+#endif
+}
+
 /// Asks for `signo` when the parent of this process dies; ENOTSUP where the
 /// system has no such thing. Async-signal-safe (a forked child calls it).
 inline int set_parent_death_signal(int signo) noexcept {
