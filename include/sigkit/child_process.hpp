@@ -31,6 +31,7 @@
 #include "detail/deadline.hpp"
 #include "detail/sys.hpp"
 #include "error.hpp"
+#include "process_block.hpp"
 #include "signal.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX
@@ -110,9 +111,12 @@ struct exit_status {
 
 /// How to start a child.
 struct spawn_options {
-  bool new_process_group = false;               ///< setpgid(0, 0) in the child
-  bool new_session = false;                     ///< setsid() in the child
-  bool reset_signals = true;                    ///< SIG_DFL everywhere, empty mask
+  bool new_process_group = false;  ///< setpgid(0, 0) in the child
+  bool new_session = false;        ///< setsid() in the child
+  /// SIG_DFL everywhere and an empty mask. False: the dispositions exec
+  /// leaves (handlers become SIG_DFL, SIG_IGN stays) and the caller's mask
+  /// without the signals live process_blocks blocked.
+  bool reset_signals = true;
   std::optional<signal> parent_death_signal{};  ///< Linux PR_SET_PDEATHSIG
   /// With a new process group: if this process is in the foreground of its
   /// controlling terminal, make the child's group the foreground one (as a
@@ -193,7 +197,8 @@ class child {
  public:
   /// Starts argv[0] (searched in PATH like execvp) with arguments argv. The
   /// child starts with every signal at SIG_DFL and an empty mask unless
-  /// `options.reset_signals` is false. Returns once the program has been
+  /// `options.reset_signals` is false (then with the caller's mask, less
+  /// what process_blocks blocked). Returns once the program has been
   /// executed; an exec failure is thrown here as std::system_error naming
   /// the program (ENOENT, EACCES, ...). An empty argv is
   /// std::invalid_argument.
@@ -245,11 +250,15 @@ class child {
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    // reset_signals = false: the caller's mask, without what process_blocks
+    // blocked (the mask survives exec; the program gets the one from before).
+    sigset_t child_mask = old;
+    for (signal s : detail::blocked_by_process_block()) sigdelset(&child_mask, s.number());
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(report[0]);
-      run_in_child(candidates, args.data(), options, tty, parent, old, report[1]);  // never returns
+      run_in_child(candidates, args.data(), options, tty, parent, child_mask, report[1]);  // never returns
     }
     const int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -38,13 +38,14 @@ struct flag_core : subscriber {
 class flag {
  public:
   /// Throws std::invalid_argument for bad signals (as stream does) and
-  /// std::system_error if sigaction fails; nothing changes on failure.
+  /// std::system_error if sigaction fails or a signal has a kernel-queue
+  /// stream (errc::device_or_resource_busy); nothing changes on failure.
   explicit flag(signal_set signals) {
     detail::check_subscribable(signals, "flag");
     auto core = std::make_unique<detail::flag_core>(signals);
     signal failed{};
     const std::error_code ec = detail::subscribe(core.get(), signals, &failed);
-    detail::throw_if(ec, "flag: sigaction(" + std::string(failed.name()) + ") failed");
+    detail::throw_if(ec, detail::subscribe_failure("flag", failed, ec));
     core_ = std::move(core);
   }
   /// As above, reporting failure through `ec` (valid() is then false).
