@@ -19,3 +19,4 @@
 #include "trap.hpp"           // IWYU pragma: export
 #include "version.hpp"        // IWYU pragma: export
 #include "wakeup.hpp"         // IWYU pragma: export
+#include "wakeup_group.hpp"   // IWYU pragma: export

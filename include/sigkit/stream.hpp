@@ -27,6 +27,7 @@
 #include "event.hpp"
 #include "signal.hpp"
 #include "wakeup.hpp"
+#include "wakeup_group.hpp"
 
 namespace sigkit {
 inline namespace v1 {
@@ -36,30 +37,41 @@ namespace detail {
 /// The part of a stream the handler reaches. Heap-allocated so that the
 /// stream object itself can move.
 struct stream_core : subscriber {
-  stream_core(const signal_set& set, std::size_t capacity, bool chain_previous, std::error_code& ec)
-      : ring(capacity), wake(ec), signals(set), creator(::getpid()) {
+  /// With `shared_wake` (a wakeup_group's), the stream wakes that one;
+  /// otherwise it opens its own (failure in `ec`).
+  stream_core(const signal_set& set, std::size_t capacity, bool chain_previous, std::shared_ptr<wakeup> shared_wake,
+              std::error_code& ec)
+      : ring(capacity), shared(std::move(shared_wake)), signals(set), creator(::getpid()) {
     deliver = &stream_core::deliver_one;
     chain = chain_previous;
+    if (shared) {
+      wake = shared.get();
+    } else {
+      own.emplace(ec);
+      wake = &*own;
+    }
   }
 
   /// Store, then wake. Async-signal-safe.
   static void deliver_one(subscriber* self, int signo, const siginfo_t* info) noexcept {
     auto* core = static_cast<stream_core*>(self);
     if (!core->ring.try_push(make_event(signo, info))) core->dropped.fetch_add(1, std::memory_order_relaxed);
-    core->wake.notify();
+    core->wake->notify();
   }
 
   /// Drain, then act: take an event if one is there. Consumer only.
   std::optional<event> pop() noexcept {
     event e;
     if (ring.try_pop(e)) return e;
-    wake.drain();
+    wake->drain();
     if (ring.try_pop(e)) return e;
     return std::nullopt;
   }
 
   mpsc_ring<event> ring;
-  wakeup wake;
+  wakeup* wake = nullptr;          // own's, or shared's
+  std::optional<wakeup> own;       // this stream's own wakeup
+  std::shared_ptr<wakeup> shared;  // a wakeup_group's, kept alive while the stream lives
   std::atomic<std::uint64_t> dropped{0};
   signal_set signals;
   pid_t creator;
@@ -92,6 +104,11 @@ struct stream_options {
   std::size_t capacity = 64;            // events buffered before deliveries are dropped (and counted); ring only
   bool chain = true;                    // also run the handler that was installed before sigkit; ring only
   queue_kind queue = queue_kind::ring;  // where events wait (queue_kind::kernel: see stream)
+  /// Ring only: wake this group's descriptor instead of one of the stream's
+  /// own, so that one consumer of many streams is woken by one write per
+  /// delivery (see wakeup_group). Read at construction; the stream shares
+  /// the group's wakeup from then on.
+  const wakeup_group* shared_wakeup = nullptr;
 };
 
 /// An RAII subscription that delivers every signal of a set, with its
@@ -182,8 +199,10 @@ class stream {
 
   /// A descriptor that is readable while events may be pending: poll it for
   /// POLLIN, then call try_recv() until it returns nullopt. -1 if !valid().
-  /// (A kernel-queue stream's is its signalfd.)
-  int fd() const noexcept { return core_ ? core_->wake.fd() : kernel_ ? kernel_->fd() : -1; }
+  /// (A kernel-queue stream's is its signalfd; a stream made with a
+  /// shared_wakeup returns the group's: then call try_recv() on every
+  /// stream of the group.)
+  int fd() const noexcept { return core_ ? core_->wake->fd() : kernel_ ? kernel_->fd() : -1; }
 
   /// The signals this stream receives.
   signal_set signals() const noexcept { return core_ ? core_->signals : kernel_ ? kernel_->signals() : signal_set{}; }
@@ -237,7 +256,7 @@ class stream {
     if (kernel_) return kernel_->recv(stop);
     if (stop.stop_requested()) return std::nullopt;
     detail::stream_core* core = core_.get();
-    std::stop_callback on_stop(stop, [core]() noexcept { core->wake.notify(); });
+    std::stop_callback on_stop(stop, [core]() noexcept { core->wake->notify(); });
     for (;;) {
       if (stop.stop_requested()) return std::nullopt;
       if (auto e = core->pop()) return e;
@@ -270,13 +289,21 @@ class stream {
   void open(const signal_set& signals, const stream_options& options, const char* who, bool sent_faults) {
     detail::check_subscribable(signals, who, sent_faults);
     if (options.queue == queue_kind::kernel) {
+      if (options.shared_wakeup != nullptr)
+        throw std::invalid_argument(std::string("sigkit::") + who +
+                                    ": a kernel-queue stream's descriptor is its signalfd: it cannot share a "
+                                    "wakeup_group (stream_options::shared_wakeup)");
       kernel_ = std::make_unique<detail::kernel_queue>(signals, who);
       return;
     }
     if (options.capacity == 0)
       throw std::invalid_argument(std::string("sigkit::") + who + ": capacity must be at least 1");
+    if (options.shared_wakeup != nullptr && !options.shared_wakeup->valid())
+      throw std::invalid_argument(std::string("sigkit::") + who + ": stream_options::shared_wakeup is not valid");
     std::error_code ec;
-    auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
+    auto core = std::make_unique<detail::stream_core>(
+        signals, options.capacity, options.chain,
+        options.shared_wakeup != nullptr ? options.shared_wakeup->wake_ : nullptr, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
     signal failed{};
     ec = detail::subscribe(core.get(), signals, &failed);
@@ -300,7 +327,7 @@ class stream {
 
   // Returns true if the fd became readable, false on timeout.
   bool wait(const detail::deadline& until, const char* what) {
-    const int r = detail::wait_readable(core_->wake.fd(), until);
+    const int r = detail::wait_readable(core_->wake->fd(), until);
     if (r < 0) detail::throw_error(detail::last_error(), std::string("stream::") + what + ": poll failed");
     return r > 0;
   }
