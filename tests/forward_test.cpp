@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -40,13 +41,20 @@ void own_group() { REQUIRE(::setpgid(0, 0) == 0); }
 
 /// Sends `signo` to this process from another one (a forwarder does not
 /// forward what its own process sends, and a fault this process sent itself
-/// kills it).
+/// kills it). The signal lands while this process waits for the sender, and
+/// sigkit keeps the previous handler's choice about SA_RESTART: under ASan
+/// (whose SIGSEGV and SIGBUS handlers lack it) the wait returns EINTR, so it
+/// is retried.
 bool send_from_other(int signo) {
   const pid_t self = ::getpid();
   const pid_t k = ::fork();
   if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
+  if (k < 0) return false;
   int st = 0;
-  return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  pid_t r = -1;
+  while ((r = ::waitpid(k, &st, 0)) < 0 && errno == EINTR) {
+  }
+  return r == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /// A shell in a group of its own that exits with 100 + N when it gets
@@ -111,6 +119,35 @@ constexpr bool skip_sent_faults = false;
 bool counted(const sigkit::forwarder& f, std::uint64_t n) {
   return sigkit_test::wait_until([&] { return f.forwarded() == n; }, 5s) && f.forwarded() == n;
 }
+
+/// `sh -c "trap '' TERM; exec sleep 30"` in a group of its own, once it is
+/// the sleep and ignores SIGTERM; killed with its group when it goes.
+struct stubborn_child {
+  sigkit::child_process c;
+  stubborn_child()
+      : c(sigkit::child_process::spawn(
+            {"/bin/sh", "-c", "trap '' TERM; exec sleep 30"},
+            {.new_process_group = true, .parent_death_signal = sigkit::signal{SIGKILL}})) {
+    const pid_t pid = c.pid();
+    REQUIRE_MESSAGE(sigkit_test::wait_until(
+                        [pid] {
+                          std::error_code ec;
+                          const auto s = sigkit::inspect_status(pid, ec);
+                          return s && s->name == "sleep" && s->ignored.contains(sigkit::terminate);
+                        },
+                        5s),
+                    "the child does not ignore SIGTERM");
+  }
+  ~stubborn_child() {
+    ::kill(-c.pid(), SIGKILL);
+    try {
+      (void)c.wait();
+    } catch (...) {
+    }
+  }
+  stubborn_child(const stubborn_child&) = delete;
+  stubborn_child& operator=(const stubborn_child&) = delete;
+};
 
 /// A real fault: a read of a page that allows no access (SEGV_ACCERR, si_code
 /// > 0). Not a null dereference, which UBSan would report first.
@@ -247,14 +284,6 @@ struct direct_forwarding {
       if (l.rfind(start, 0) == 0) return true;
     return false;
   }
-  // From another process: the forwarder skips what this process sends.
-  static bool send_from_other(int signo) {
-    const pid_t self = ::getpid();
-    const pid_t k = ::fork();
-    if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
-    int st = 0;
-    return k > 0 && ::waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  }
 
   // Forwards a SIGTERM, then a SIGUSR1; returns once the SIGUSR1 is logged,
   // which is after every decision the forwarder took about the SIGTERM.
@@ -330,3 +359,49 @@ TEST_CASE("a stopped child that ignores the request is continued, so kill_after'
   });
 }
 
+TEST_CASE("kill_after means what it says for every duration, from nanoseconds::min() to max()") {
+  in_child(
+      [] {
+        own_group();
+        auto options = [](std::chrono::nanoseconds kill_after) {
+          sigkit::forward_options o;
+          o.kill_after = kill_after;
+          o.job_control = false;
+          return o;
+        };
+        // Zero or less: never. The forwarded SIGTERM is ignored and nothing follows.
+        for (const auto after : {std::chrono::nanoseconds::min(), std::chrono::nanoseconds(-1),
+                                 std::chrono::nanoseconds(0)}) {
+          CAPTURE(after.count());
+          stubborn_child t;
+          sigkit::forwarder f(t.c, options(after));
+          REQUIRE(send_from_other(SIGTERM));
+          REQUIRE(counted(f, 1));
+          CHECK_FALSE(t.c.wait_for(300ms).has_value());
+        }
+        // Positive: SIGKILL once it has passed.
+        for (const auto after : {std::chrono::nanoseconds(1), std::chrono::nanoseconds(200ms)}) {
+          CAPTURE(after.count());
+          stubborn_child t;
+          sigkit::forwarder f(t.c, options(after));
+          const auto took = sigkit_test::time_of([&] {
+            REQUIRE(send_from_other(SIGTERM));
+            const auto st = t.c.wait_for(5s);
+            REQUIRE(st.has_value());
+            CHECK(st->signal() == sigkit::signal{SIGKILL});
+          });
+          CHECK(took >= after);
+        }
+        // The longest: never elapses, but a second request kills at once.
+        stubborn_child t;
+        sigkit::forwarder f(t.c, options(std::chrono::nanoseconds::max()));
+        REQUIRE(send_from_other(SIGTERM));
+        REQUIRE(counted(f, 1));
+        CHECK_FALSE(t.c.wait_for(300ms).has_value());
+        REQUIRE(send_from_other(SIGTERM));
+        const auto st = t.c.wait_for(5s);
+        REQUIRE(st.has_value());
+        CHECK(st->signal() == sigkit::signal{SIGKILL});
+      },
+      60s);
+}

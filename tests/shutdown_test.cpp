@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "support.hpp"
 
@@ -176,4 +177,60 @@ TEST_CASE("a shutdown inherited by a forked child does not hang it and does not 
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
   });
+}
+
+TEST_CASE("wait_for means what it says for every duration, from nanoseconds::min() to max()") {
+  in_child([] {
+    using sigkit_test::time_of;
+    sigkit::shutdown stop({sigkit::user1});
+    for (const std::chrono::nanoseconds timeout : sigkit_test::no_wait_durations) {
+      CAPTURE(timeout.count());
+      CHECK(time_of([&] { CHECK_FALSE(stop.wait_for(timeout)); }) < 1s);
+    }
+    CHECK(time_of([&] { CHECK_FALSE(stop.wait_for(50ms)); }) >= 50ms);
+    bool stopped = false;
+    CHECK(sigkit_test::waited_for_event([&] { stopped = stop.wait_for(std::chrono::nanoseconds::max()); },
+                                        [&] { stop.request_stop(); }));
+    CHECK(stopped);
+    for (const std::chrono::nanoseconds timeout : sigkit_test::no_wait_durations) CHECK(stop.wait_for(timeout));
+  });
+}
+
+TEST_CASE("force_after means what it says for every duration, from nanoseconds::min() to max()") {
+  // Zero or less (and the longest there is): never; the process outlives
+  // the first signal. Both as an option and through force_after().
+  std::vector<std::chrono::nanoseconds> never = {std::chrono::nanoseconds::min(), -1ns, 0ns,
+                                                 std::chrono::nanoseconds::max()};
+  for (const auto grace : never) {
+    CAPTURE(grace.count());
+    in_child([grace] {
+      sigkit::shutdown stop({sigkit::user1}, {.force_after = grace});
+      ::raise(SIGUSR1);
+      REQUIRE(stop.wait_for(5s));
+      std::this_thread::sleep_for(300ms);  // must not die meanwhile
+    });
+    in_child([grace] {
+      sigkit::shutdown stop({sigkit::user1});
+      ::raise(SIGUSR1);
+      REQUIRE(stop.wait_for(5s));
+      stop.force_after(grace);
+      std::this_thread::sleep_for(300ms);
+    });
+  }
+  // A positive grace: the process dies of the first signal once it passed.
+  for (const auto grace : {std::chrono::nanoseconds(1), std::chrono::nanoseconds(200ms)}) {
+    CAPTURE(grace.count());
+    const auto took = sigkit_test::time_of([&] {
+      const auto r = run_child([grace] {
+        sigkit::shutdown stop({sigkit::user1}, {.force_after = grace});
+        ::raise(SIGUSR1);
+        std::this_thread::sleep_for(10s);
+        CHECK_MESSAGE(false, "still alive 10 s after the first signal");
+      });
+      CHECK_MESSAGE(r.signaled, r.describe());
+      CHECK(r.signo == SIGUSR1);
+    });
+    CHECK(took >= grace);
+    CHECK(took < 8s);
+  }
 }

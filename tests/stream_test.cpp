@@ -466,3 +466,29 @@ TEST_CASE("in a forked child the inherited stream refuses and a fresh stream wor
     ::close(pipefd[0]);
   });
 }
+
+TEST_CASE("recv_for means what it says for every duration, from nanoseconds::min() to max()") {
+  in_child([] {
+    using sigkit_test::time_of;
+    sigkit::stream s{{sigkit::user1}};
+    for (const std::chrono::nanoseconds timeout : sigkit_test::no_wait_durations) {
+      CAPTURE(timeout.count());
+      std::optional<sigkit::event> e;
+      CHECK(time_of([&] { e = s.recv_for(timeout); }) < 1s);  // nothing pending: looks once
+      CHECK_FALSE(e.has_value());
+      REQUIRE(::raise(SIGUSR1) == 0);
+      e = s.recv_for(timeout);  // pending: taken without waiting
+      REQUIRE(e.has_value());
+      CHECK(e->signal == sigkit::user1);
+      std::error_code ec;
+      CHECK_FALSE(s.recv_for(timeout, ec).has_value());
+      CHECK_FALSE(ec);
+    }
+    CHECK(time_of([&] { CHECK_FALSE(s.recv_for(50ms).has_value()); }) >= 50ms);
+    std::optional<sigkit::event> got;
+    CHECK(sigkit_test::waited_for_event([&] { got = s.recv_for(std::chrono::nanoseconds::max()); },
+                                        [] { ::kill(::getpid(), SIGUSR1); }));
+    REQUIRE(got.has_value());
+    CHECK(got->signal == sigkit::user1);
+  });
+}

@@ -9,8 +9,10 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <thread>
 
@@ -93,6 +95,41 @@ bool wait_until(P pred, std::chrono::milliseconds limit, std::chrono::microsecon
     std::this_thread::sleep_for(step);
   }
   return true;
+}
+
+/// The durations every timeout parameter is tested with that mean "do not
+/// wait": nanoseconds::min(), -1 ns, 0 and (too short to wait for) 1 ns.
+inline constexpr std::chrono::nanoseconds no_wait_durations[] = {std::chrono::nanoseconds::min(),
+                                                                 std::chrono::nanoseconds(-1),
+                                                                 std::chrono::nanoseconds(0),
+                                                                 std::chrono::nanoseconds(1)};
+
+/// For a wait given the longest timeout there is (nanoseconds::max()): runs
+/// `wait` on this thread while another thread, after `after`, records
+/// whether `wait` is still running and then calls `finish`, which makes the
+/// awaited event happen. True if `wait` was still waiting then (and, since
+/// this returns, it returned after the event).
+template <class Wait, class Finish>
+bool waited_for_event(Wait wait, Finish finish, std::chrono::milliseconds after = 200ms) {
+  std::atomic<bool> returned{false};
+  std::atomic<bool> was_waiting{false};
+  std::thread other([&] {
+    std::this_thread::sleep_for(after);  // the point: is it still waiting after a while?
+    was_waiting = !returned.load();
+    finish();
+  });
+  wait();
+  returned = true;
+  other.join();
+  return was_waiting.load();
+}
+
+/// How long `f` takes to run.
+template <class F>
+std::chrono::steady_clock::duration time_of(F f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::steady_clock::now() - t0;
 }
 
 }  // namespace sigkit_test

@@ -30,6 +30,7 @@
 
 #include "detail/deadline.hpp"
 #include "detail/sys.hpp"
+#include "detail/table.hpp"
 #include "error.hpp"
 #include "process_block.hpp"
 #include "signal.hpp"
@@ -83,21 +84,10 @@ struct exit_status {
     const int signo = WTERMSIG(raw);
     const rlimit no_core{0, 0};
     ::setrlimit(RLIMIT_CORE, &no_core);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    ::sigaction(signo, &dfl, nullptr);
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
-    ::kill(::getpid(), signo);
-    // Still alive: the signal does not kill by default (or another thread
-    // blocks it and keeps it pending); fall back to the shell's code.
-    for (int i = 0; i < 100; ++i) {
-      ::kill(::getpid(), signo);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    // SIG_DFL, unblocked in this thread, raised at this thread: the same
+    // death sigkit's handler emulates (SIGKILL included).
+    detail::emulate_default(signo);
+    // Still alive: the signal does not kill by default; the shell's code.
     std::_Exit(128 + signo);
   }
 

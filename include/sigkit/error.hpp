@@ -6,8 +6,11 @@
 #pragma once
 
 #include <cerrno>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 
 namespace sigkit {
 inline namespace v1 {
@@ -27,6 +30,38 @@ inline std::error_code last_error() noexcept { return errno_code(errno); }
 /// Throws if `ec` holds an error (bridge from the error_code overloads).
 inline void throw_if(std::error_code ec, const std::string& what) {
   if (ec) throw_error(ec, what);
+}
+
+/// The error_code for the exception being handled (call inside a catch):
+/// std::system_error's own code; std::invalid_argument (a bad signal or
+/// argument) is EINVAL; another std::logic_error (an object used after a
+/// move or in a forked child) EPERM; anything else (std::bad_alloc) ENOMEM.
+inline std::error_code current_exception_code() noexcept {
+  try {
+    throw;
+  } catch (const std::system_error& e) {
+    return e.code();
+  } catch (const std::invalid_argument&) {
+    return std::make_error_code(std::errc::invalid_argument);
+  } catch (const std::logic_error&) {
+    return std::make_error_code(std::errc::operation_not_permitted);
+  } catch (...) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
+}
+
+/// The bridge the other way, for the noexcept error_code overloads: runs
+/// `f`, and if it throws, sets `ec` (as current_exception_code()) and
+/// returns a value-initialised result instead.
+template <class F>
+auto capture_error(std::error_code& ec, F&& f) noexcept -> decltype(f()) {
+  ec.clear();
+  try {
+    return f();
+  } catch (...) {
+    ec = current_exception_code();
+  }
+  if constexpr (!std::is_void_v<decltype(f())>) return {};
 }
 
 }  // namespace detail

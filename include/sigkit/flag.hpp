@@ -10,6 +10,7 @@
 #include <string>
 #include <system_error>
 
+#include "detail/subscription.hpp"
 #include "detail/table.hpp"
 #include "error.hpp"
 #include "signal.hpp"
@@ -35,58 +36,22 @@ struct flag_core : subscriber {
 ///
 /// After fork() an inherited flag is inert in the child: its count stays
 /// where it was. Make a new flag in the child.
-class flag {
+///
+/// close(), valid(), `operator bool` and signals() come from
+/// detail::subscription, as for a stream.
+class flag : public detail::subscription<detail::flag_core> {
  public:
   /// Throws std::invalid_argument for bad signals (as stream does) and
   /// std::system_error if sigaction fails or a signal has a kernel-queue
   /// stream (errc::device_or_resource_busy); nothing changes on failure.
   explicit flag(signal_set signals) {
     detail::check_subscribable(signals, "flag");
-    auto core = std::make_unique<detail::flag_core>(signals);
-    signal failed{};
-    const std::error_code ec = detail::subscribe(core.get(), signals, &failed);
-    detail::throw_if(ec, detail::subscribe_failure("flag", failed, ec));
-    core_ = std::move(core);
+    adopt(std::make_unique<detail::flag_core>(signals), "flag");
   }
   /// As above, reporting failure through `ec` (valid() is then false).
   flag(signal_set signals, std::error_code& ec) noexcept {
-    ec.clear();
-    try {
-      *this = flag(signals);
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    } catch (const std::invalid_argument&) {
-      ec = std::make_error_code(std::errc::invalid_argument);
-    } catch (...) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
+    detail::capture_error(ec, [&] { *this = flag(signals); });
   }
-
-  flag(flag&&) noexcept = default;
-  flag& operator=(flag&& other) noexcept {
-    if (this != &other) {
-      close();
-      core_ = std::move(other.core_);
-      taken_ = other.taken_;
-    }
-    return *this;
-  }
-  flag(const flag&) = delete;
-  flag& operator=(const flag&) = delete;
-  ~flag() { close(); }
-
-  /// Unsubscribes now.
-  void close() noexcept {
-    if (!core_) return;
-    detail::unsubscribe(core_.get(), core_->signals);
-    core_.reset();
-  }
-
-  bool valid() const noexcept { return core_ != nullptr; }
-  explicit operator bool() const noexcept { return valid(); }
-
-  /// The signals this flag counts.
-  signal_set signals() const noexcept { return core_ ? core_->signals : signal_set{}; }
 
   /// Deliveries seen so far (0 if !valid()).
   std::uint64_t count() const noexcept { return core_ ? core_->count.load(std::memory_order_acquire) : 0; }
@@ -100,7 +65,6 @@ class flag {
   }
 
  private:
-  std::unique_ptr<detail::flag_core> core_;
   std::uint64_t taken_ = 0;
 };
 

@@ -3,10 +3,10 @@
 // builds run() on it: spawn, forward, wait.)
 //
 // Layout
-//   forwarder (RAII) owns a heap `state` that a private thread runs: it
-//   waits for an event of the forwarder's stream (or of its signalfd, with
-//   dequeue_directly), the child's exit (its pidfd) or the kill_after
-//   deadline, and acts. The state is made of pieces with one job each:
+//   forwarder (RAII) owns a heap `state` whose watcher thread
+//   (detail/watcher.hpp) waits for an event of the forwarder's stream (or
+//   of its signalfd, with dequeue_directly), the child's exit (its pidfd)
+//   or the kill_after deadline, and acts. The state is made of pieces with one job each:
 //     followed_child    whom to signal (pidfd, pid or group) and the
 //                       child's stops, continues and exit, as waitid() says
 //     kill_timer        kill_after's clock: armed by a terminating request,
@@ -51,10 +51,10 @@
 #include "detail/deadline.hpp"
 #include "detail/direct_queue.hpp"
 #include "detail/sys.hpp"
+#include "detail/watcher.hpp"
 #include "inspect.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
-#include "wakeup.hpp"
 
 namespace sigkit {
 inline namespace v1 {
@@ -302,25 +302,21 @@ class forwarder {
   /// restores every disposition.
   ~forwarder() {
     if (::getpid() != st_->owner) {  // forked child: no thread to join here
-      (void)thread_.release();
       (void)st_.release();
       return;
     }
-    if (thread_) {
-      thread_->request_stop();
-      thread_->join();
-    }
+    st_->watch.stop();
     st_->tty.take_back();
   }
 
   /// Starts forwarding to `c` (which must outlive this forwarder, or be
   /// waited for first).
   void attach(child_process& c) {
-    if (thread_) throw std::logic_error("sigkit::forwarder: already attached to a child");
+    if (st_->watch.started()) throw std::logic_error("sigkit::forwarder: already attached to a child");
     if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
     st_->child.attach(c);
     if (c.took_terminal()) st_->tty.given_to(st_->child.pgid);
-    thread_ = std::make_unique<std::jthread>([s = st_.get()](std::stop_token done) { s->loop(done); });
+    st_->watch.start([s = st_.get()](std::stop_token done) { s->loop(done); });
   }
 
   /// Signals forwarded so far.
@@ -333,8 +329,7 @@ class forwarder {
           watch(detail::forwarder_subscription(options), stream_options{256, true}, detail::sent_faults_too) {}
 
     forward_options options;
-    stream watch;
-    wakeup poke;
+    detail::watcher watch;
     pid_t owner = ::getpid();
     detail::followed_child child;
     detail::terminal_handoff tty;
@@ -500,21 +495,18 @@ class forwarder {
     // pidfd) or `until`. Returns whether the child may have exited.
     bool wait(const detail::direct_queue& direct, const detail::deadline& until) {
       // Negative descriptors (no pidfd, no signalfd) are skipped by poll().
-      pollfd fds[4] = {
-          {watch.fd(), POLLIN, 0}, {poke.fd(), POLLIN, 0}, {child.pidfd, POLLIN, 0}, {direct.fd(), POLLIN, 0}};
-      const int ready = detail::poll_until(fds, 4, until);
-      poke.drain();
-      return ready < 0 || (ready > 0 && fds[2].revents != 0);  // an error: look anyway
+      pollfd extra[2] = {{child.pidfd, POLLIN, 0}, {direct.fd(), POLLIN, 0}};
+      const int ready = watch.wait(until, extra);
+      return ready < 0 || (ready > 0 && extra[0].revents != 0);  // an error: look anyway
     }
 
     void loop(const std::stop_token& done) {
-      std::stop_callback wake(done, [this]() noexcept { poke.notify(); });
       const detail::direct_queue direct(detail::directly_dequeued(options));
       // Whether the child may have exited: always without a pidfd; with one,
       // at the start and whenever poll() says it is readable (it stays so).
       bool exit_possible = true;
       while (!done.stop_requested()) {
-        while (auto e = watch.try_recv()) on_event(*e);
+        while (auto e = watch.events().try_recv()) on_event(*e);
         direct.drain([this](const event& e) { on_event(e); });
         if ((exit_possible || child.pidfd < 0) && child.exited()) {
           tty.take_back();
@@ -533,7 +525,6 @@ class forwarder {
   };
 
   std::unique_ptr<state> st_;
-  std::unique_ptr<std::jthread> thread_;
 };
 
 }  // namespace v1

@@ -19,9 +19,10 @@
 #include <thread>
 
 #include "action.hpp"
+#include "detail/deadline.hpp"
+#include "detail/watcher.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
-#include "wakeup.hpp"
 
 namespace sigkit {
 inline namespace v1 {
@@ -31,8 +32,10 @@ struct shutdown_options {
   /// A second signal of the set makes the process die of it at once
   /// (unblock, SIG_DFL, re-raise: the exit status shows the signal).
   bool second_signal_kills = true;
-  /// If non-zero: this long after the first signal, if the shutdown object
-  /// still exists, the process dies of that first signal.
+  /// If positive: this long after the first signal, if the shutdown object
+  /// still exists, the process dies of that first signal. Zero or negative:
+  /// never; a duration too long for the clock (nanoseconds::max()) never
+  /// passes either.
   std::chrono::nanoseconds force_after{0};
 };
 
@@ -72,13 +75,11 @@ class shutdown {
     if (::getpid() != owner_) {
       // A forked child: the watcher thread does not exist here, so it
       // cannot be joined; leave the parent's objects alone.
-      (void)watcher_.release();
       (void)on_request_.release();
       (void)state_.release();
       return;
     }
-    watcher_->request_stop();
-    watcher_->join();
+    state_->watch.stop();
     on_request_.reset();
   }
 
@@ -107,33 +108,38 @@ class shutdown {
   }
 
   /// Blocks until stop is requested or `timeout` passes; true if stopped.
+  /// Zero or less looks once; a timeout too long for the clock
+  /// (nanoseconds::max()) waits until stop is requested.
   bool wait_for(std::chrono::nanoseconds timeout) const {
+    const auto until = detail::deadline::after(timeout);
+    const auto stopped = [&] { return state_->source.stop_requested(); };
     std::unique_lock lock(state_->mu);
-    return state_->cv.wait_for(lock, timeout, [&] { return state_->source.stop_requested(); });
+    if (!until.forever()) return state_->cv.wait_until(lock, until.when(), stopped);
+    state_->cv.wait(lock, stopped);
+    return true;
   }
 
   /// Sets (or changes) the deadline after the first signal: once it has
   /// passed and this object still exists, the process dies of the first
-  /// signal. Zero disables it. Takes effect at once, also if stop was
-  /// already requested.
+  /// signal. Zero or negative disables it. Takes effect at once, also if
+  /// stop was already requested.
   void force_after(std::chrono::nanoseconds grace) {
     {
       std::lock_guard lock(state_->mu);
       state_->options.force_after = grace;
     }
-    state_->poke.notify();
+    state_->watch.poke();
   }
 
   /// The signals being watched.
-  signal_set signals() const { return state_->watch.signals(); }
+  signal_set signals() const { return state_->watch.events().signals(); }
 
  private:
   using clock = std::chrono::steady_clock;
 
   struct state {
     state(signal_set signals, shutdown_options opts) : watch(signals), options(opts) {}
-    stream watch;
-    wakeup poke;  // tells the watcher that force_after() or stop changed
+    detail::watcher watch;  // poked when force_after() or stop changed
     std::stop_source source;
     mutable std::mutex mu;
     std::condition_variable cv;
@@ -149,7 +155,7 @@ class shutdown {
   void start() {
     // Keep the stop callback (which wakes waiters) for the object's life.
     on_request_ = std::make_unique<std::stop_callback<waker>>(state_->source.get_token(), waker{state_.get()});
-    watcher_ = std::make_unique<std::jthread>([st = state_.get()](std::stop_token done) { watch(*st, done); });
+    state_->watch.start([st = state_.get()](std::stop_token done) { watch(*st, done); });
   }
 
   struct waker {
@@ -162,31 +168,23 @@ class shutdown {
     }
   };
 
+  // When the process must die of the first signal (never() without one,
+  // or without force_after).
+  static detail::deadline force_deadline(state& st, signal& first_signal) {
+    std::lock_guard lock(st.mu);
+    if (!st.first || st.options.force_after <= std::chrono::nanoseconds::zero()) return detail::deadline::never();
+    first_signal = st.first->signal;
+    return detail::deadline::from(st.first_at, st.options.force_after);
+  }
+
   static void watch(state& st, const std::stop_token& done) {
-    std::stop_callback on_done(done, [&st]() noexcept { st.poke.notify(); });
     for (;;) {
       if (done.stop_requested()) return;
-      std::optional<clock::time_point> deadline;
       signal first_signal{0};
-      {
-        std::lock_guard lock(st.mu);
-        if (st.first && st.options.force_after > std::chrono::nanoseconds::zero()) {
-          deadline = st.first_at + st.options.force_after;
-          first_signal = st.first->signal;
-        }
-      }
-      if (deadline && clock::now() >= *deadline) raise_default(first_signal);  // dies
-
-      std::chrono::nanoseconds timeout{-1};
-      if (deadline) timeout = std::max(*deadline - clock::now(), std::chrono::nanoseconds::zero());
-      pollfd fds[2] = {{st.watch.fd(), POLLIN, 0}, {st.poke.fd(), POLLIN, 0}};
-      const int ms = timeout.count() < 0 ? -1
-                                         : static_cast<int>(std::min<std::int64_t>(
-                                               std::chrono::ceil<std::chrono::milliseconds>(timeout).count(), 1 << 30));
-      if (::poll(fds, 2, ms) < 0 && errno != EINTR)
-        throw std::system_error(errno, std::system_category(), "sigkit::shutdown: poll");
-      st.poke.drain();
-      while (auto e = st.watch.try_recv()) {
+      const detail::deadline force = force_deadline(st, first_signal);
+      if (force.passed()) raise_default(first_signal);  // dies
+      if (st.watch.wait(force) < 0) throw std::system_error(errno, std::system_category(), "sigkit::shutdown: poll");
+      while (auto e = st.watch.events().try_recv()) {
         bool escalate = false;
         {
           std::lock_guard lock(st.mu);
@@ -197,9 +195,7 @@ class shutdown {
             escalate = st.options.second_signal_kills;
           }
         }
-        if (escalate)
-          raise_default(e->signal);  // dies (returns only for
-                                     // signals that do not kill)
+        if (escalate) raise_default(e->signal);  // dies (returns only for signals that do not kill)
         st.source.request_stop();
         st.wake();
       }
@@ -207,9 +203,8 @@ class shutdown {
   }
 
   pid_t owner_ = ::getpid();
-  std::unique_ptr<state> state_;  // shared with the watcher by address; it outlives it
+  std::unique_ptr<state> state_;  // shared with the watcher thread by address; it outlives it
   std::unique_ptr<std::stop_callback<waker>> on_request_;
-  std::unique_ptr<std::jthread> watcher_;
 };
 
 }  // namespace v1

@@ -22,6 +22,7 @@
 #include "detail/deadline.hpp"
 #include "detail/kernel_queue.hpp"
 #include "detail/ring.hpp"
+#include "detail/subscription.hpp"
 #include "detail/table.hpp"
 #include "error.hpp"
 #include "event.hpp"
@@ -130,7 +131,12 @@ struct stream_options {
 /// process and then no other subscriber (the constructor refuses with
 /// EBUSY); the disposition is left as it is; whatever is still queued when
 /// the stream closes stays pending.
-class stream {
+///
+/// A ring stream's subscription comes from detail::subscription; close(),
+/// valid(), `operator bool` and signals() here also cover a kernel-queue
+/// stream. Destroying or closing the last subscriber of a signal restores
+/// the disposition from before sigkit exactly.
+class stream : public detail::subscription<detail::stream_core> {
  public:
   class iterator;
 
@@ -156,16 +162,7 @@ class stream {
   /// As above, reporting every failure through `ec` (valid() is then false).
   /// Bad signals give std::errc::invalid_argument.
   stream(signal_set signals, stream_options options, std::error_code& ec) noexcept {
-    ec.clear();
-    try {
-      *this = stream(signals, options);
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    } catch (const std::invalid_argument&) {
-      ec = std::make_error_code(std::errc::invalid_argument);
-    } catch (const std::bad_alloc&) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
+    detail::capture_error(ec, [&] { *this = stream(signals, options); });
   }
 
   stream(stream&& other) noexcept = default;
@@ -188,9 +185,7 @@ class stream {
   /// kernel-queue stream leaves what the kernel still queues pending.
   void close() noexcept {
     kernel_.reset();
-    if (!core_) return;
-    detail::unsubscribe(core_.get(), core_->signals);
-    core_.reset();
+    subscription::close();
   }
 
   /// False after a move or close(), or when the error_code constructor failed.
@@ -267,13 +262,13 @@ class stream {
   /// noexcept forms: failures (including use after move or in a forked
   /// child, as std::errc::operation_not_permitted) go to `ec`.
   std::optional<event> try_recv(std::error_code& ec) noexcept {
-    return guarded(ec, [&] { return try_recv(); });
+    return detail::capture_error(ec, [&] { return try_recv(); });
   }
   std::optional<event> recv(std::error_code& ec) noexcept {
-    return guarded(ec, [&] { return std::optional<event>(recv()); });
+    return detail::capture_error(ec, [&] { return std::optional<event>(recv()); });
   }
   std::optional<event> recv_for(std::chrono::nanoseconds timeout, std::error_code& ec) noexcept {
-    return guarded(ec, [&] { return recv_for(timeout); });
+    return detail::capture_error(ec, [&] { return recv_for(timeout); });
   }
 
   /// A blocking input range: `for (sigkit::event e : s) ...` waits for each
@@ -305,10 +300,7 @@ class stream {
         signals, options.capacity, options.chain,
         options.shared_wakeup != nullptr ? options.shared_wakeup->wake_ : nullptr, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
-    signal failed{};
-    ec = detail::subscribe(core.get(), signals, &failed);
-    detail::throw_if(ec, detail::subscribe_failure(who, failed, ec));
-    core_ = std::move(core);
+    adopt(std::move(core), who);
   }
 
   void check(const char* what) const {
@@ -332,22 +324,6 @@ class stream {
     return r > 0;
   }
 
-  template <class F>
-  static std::optional<event> guarded(std::error_code& ec, F&& f) noexcept {
-    ec.clear();
-    try {
-      return f();
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    } catch (const std::logic_error&) {
-      ec = std::make_error_code(std::errc::operation_not_permitted);
-    } catch (...) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
-    return std::nullopt;
-  }
-
-  std::unique_ptr<detail::stream_core> core_;
   std::unique_ptr<detail::kernel_queue> kernel_;  // instead of core_ for queue_kind::kernel
 };
 

@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "action.hpp"
+#include "detail/deadline.hpp"
+#include "detail/watcher.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
-#include "wakeup.hpp"
 
 namespace sigkit {
 inline namespace v1 {
@@ -64,7 +65,7 @@ class trap {
     state_ = std::make_shared<state>(signals);  // throws like stream
     if (cleanup) state_->entries.push_back(std::move(cleanup));
     registry_of_traps::add(state_);
-    watcher_ = std::make_unique<std::jthread>([st = state_](std::stop_token done) { watch(st, done); });
+    state_->watch.start([st = state_](std::stop_token done) { watch(st, done); });
   }
 
   trap(const trap&) = delete;
@@ -75,12 +76,8 @@ class trap {
   /// Normal exit: runs the cleanups (unless dismissed or already run), then
   /// restores the dispositions.
   ~trap() {
-    if (::getpid() != state_->owner) {
-      (void)watcher_.release();  // forked child: the thread is not here to join
-      return;
-    }
-    watcher_->request_stop();
-    watcher_->join();
+    state_->watch.stop();  // in a forked child: forgets the thread, which is not here to join
+    if (::getpid() != state_->owner) return;
     run_cleanups(*state_);
     registry_of_traps::remove(state_);
   }
@@ -110,18 +107,12 @@ class trap {
   }
 
   /// The signals being watched.
-  signal_set signals() const { return state_->watch.s.signals(); }
+  signal_set signals() const { return state_->watch.events().signals(); }
 
  private:
-  struct watched {
-    explicit watched(signal_set set) : s(set) {}
-    stream s;
-    wakeup poke;  // wakes the watcher when the trap is destroyed
-  };
-
   struct state {
     explicit state(signal_set set) : watch(set) {}
-    watched watch;
+    detail::watcher watch;
     pid_t owner = ::getpid();
     std::mutex run_mu;  // held while the cleanups run: a second caller waits
     bool ran = false;
@@ -185,14 +176,11 @@ class trap {
   }
 
   static void watch(const std::shared_ptr<state>& st, const std::stop_token& done) {
-    std::stop_callback wake_on_done(done, [&st]() noexcept { st->watch.poke.notify(); });
     for (;;) {
-      pollfd fds[2] = {{st->watch.s.fd(), POLLIN, 0}, {st->watch.poke.fd(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR)
+      if (st->watch.wait(detail::deadline::never()) < 0)
         throw std::system_error(errno, std::system_category(), "sigkit::trap: poll");
       if (done.stop_requested()) return;
-      st->watch.poke.drain();
-      if (auto e = st->watch.s.try_recv()) {
+      if (auto e = st->watch.events().try_recv()) {
         {
           std::lock_guard lock(st->which_mu);
           st->which = *e;
@@ -204,7 +192,6 @@ class trap {
   }
 
   std::shared_ptr<state> state_;
-  std::unique_ptr<std::jthread> watcher_;
 };
 
 }  // namespace v1

@@ -262,3 +262,67 @@ TEST_CASE("the child's descriptors and the parent's are clean after spawn and wa
     CHECK(sigkit_test::open_fd_count() == fds);
   });
 }
+
+namespace {
+// `sh -c "trap '' TERM; exec sleep 30"`, once it is the sleep and ignores
+// SIGTERM (the SIG_IGN survives the exec).
+child_process stubborn() {
+  auto c = child_process::spawn({"/bin/sh", "-c", "trap '' TERM; exec sleep 30"});
+  const pid_t pid = c.pid();
+  REQUIRE_MESSAGE(sigkit_test::wait_until(
+                      [pid] {
+                        std::error_code ec;
+                        const auto s = sigkit::inspect_status(pid, ec);
+                        return s && s->name == "sleep" && s->ignored.contains(sigkit::terminate);
+                      },
+                      5s),
+                  "the child does not ignore SIGTERM");
+  return c;
+}
+}  // namespace
+
+TEST_CASE("wait_for means what it says for every duration, from nanoseconds::min() to max()") {
+  in_child([] {
+    using sigkit_test::time_of;
+    auto c = child_process::spawn({"sleep", "30"});
+    for (const std::chrono::nanoseconds timeout : sigkit_test::no_wait_durations) {
+      CAPTURE(timeout.count());
+      CHECK(time_of([&] { CHECK_FALSE(c.wait_for(timeout).has_value()); }) < 1s);
+    }
+    CHECK(time_of([&] { CHECK_FALSE(c.wait_for(50ms).has_value()); }) >= 50ms);
+    std::optional<sigkit::exit_status> st;
+    const pid_t pid = c.pid();  // kill() by pid: the child is not reaped before wait_for returns
+    CHECK(sigkit_test::waited_for_event([&] { st = c.wait_for(std::chrono::nanoseconds::max()); },
+                                        [pid] { ::kill(pid, SIGTERM); }));
+    REQUIRE(st.has_value());
+    CHECK(st->signal() == sigkit::terminate);
+  });
+}
+
+TEST_CASE("terminate's grace means what it says for every duration, from nanoseconds::min() to max()") {
+  in_child([] {
+    using sigkit_test::time_of;
+    for (const std::chrono::nanoseconds grace : sigkit_test::no_wait_durations) {
+      CAPTURE(grace.count());
+      auto c = stubborn();
+      CHECK(time_of([&] { CHECK(c.terminate(grace).signal() == sigkit::signal{SIGKILL}); }) < 2s);
+    }
+    {
+      auto c = stubborn();
+      CHECK(time_of([&] { CHECK(c.terminate(200ms).signal() == sigkit::signal{SIGKILL}); }) >= 200ms);
+    }
+    {
+      // The longest grace waits for the child: SIGTERM is ignored, so it
+      // ends only when something else kills it.
+      auto c = stubborn();
+      const pid_t pid = c.pid();
+      std::optional<sigkit::exit_status> st;
+      CHECK(sigkit_test::waited_for_event([&] { st = c.terminate(std::chrono::nanoseconds::max()); },
+                                          [pid] { ::kill(pid, SIGUSR1); }));
+      REQUIRE(st.has_value());
+      CHECK(st->signal() == sigkit::user1);
+      auto polite = child_process::spawn({"sleep", "30"});
+      CHECK(polite.terminate(std::chrono::nanoseconds::max()).signal() == sigkit::terminate);
+    }
+  });
+}
