@@ -625,6 +625,7 @@ void register_all() {
         ->Arg(8)
         ->Arg(64)
         ->Arg(256)
+        ->Arg(1024)
         ->UseManualTime();
   }
   benchmark::RegisterBenchmark("registration/stream/first", registration_stream, false);
