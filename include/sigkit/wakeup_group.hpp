@@ -39,13 +39,7 @@ class wakeup_group {
   wakeup_group() : wake_(std::make_shared<wakeup>()) {}
   /// As above, reporting failure through `ec` (valid() is then false).
   explicit wakeup_group(std::error_code& ec) noexcept {
-    ec.clear();
-    try {
-      auto w = std::make_shared<wakeup>(ec);
-      if (!ec) wake_ = std::move(w);
-    } catch (const std::bad_alloc&) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
+    detail::capture_error(ec, [&] { *this = wakeup_group(); });
   }
 
   /// False for a group whose error_code constructor failed.
