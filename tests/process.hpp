@@ -138,6 +138,13 @@ inline char proc_state(pid_t pid) {
   return status ? status->state : 0;
 }
 
+/// Parent of a process (sigkit::proc_status::ppid), 0 if it is gone.
+inline pid_t proc_ppid(pid_t pid) {
+  std::error_code ec;
+  const auto status = sigkit::inspect_status(pid, ec);
+  return status ? status->ppid : 0;
+}
+
 /// Waits until `pid` (a child of this process) has exited, without reaping
 /// it; true if it did within `limit`.
 inline bool wait_gone_or(pid_t pid, std::chrono::milliseconds limit) {

@@ -16,6 +16,7 @@
 #include "shutdown.hpp"       // IWYU pragma: export
 #include "signal.hpp"         // IWYU pragma: export
 #include "stream.hpp"         // IWYU pragma: export
+#include "supervisor.hpp"     // IWYU pragma: export
 #include "trap.hpp"           // IWYU pragma: export
 #include "version.hpp"        // IWYU pragma: export
 #include "wakeup.hpp"         // IWYU pragma: export
