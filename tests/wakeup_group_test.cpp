@@ -69,7 +69,9 @@ TEST_CASE("one delivery to 64 streams of a wakeup group makes one notification, 
   });
 }
 
-TEST_CASE("each stream of a group keeps its own ring and dropped()") {
+// Skipped under TSan as stream_test's queued-value cases are: TSan defers
+// signals and does not keep their queued siginfo values.
+TEST_CASE("each stream of a group keeps its own ring and dropped()" * doctest::skip(sigkit_test::under_tsan)) {
   in_child([] {
     sigkit::wakeup_group group;
     sigkit::stream small{{sigkit::realtime(1)}, {.capacity = 2, .shared_wakeup = &group}};
