@@ -96,6 +96,7 @@ s1d=$(per_delivery sigkit_v1_handler sigkit 1 K drained)
 s1p=$(per_delivery sigkit_v1_handler sigkit 1 K pending)
 s256d=$(per_delivery sigkit_v1_handler sigkit 256 K drained)
 s256p=$(per_delivery sigkit_v1_handler sigkit 256 K pending)
+g256d=$(per_delivery sigkit_v1_handler sigkit-shared 256 K drained)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 per_sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (a - b) / 255 }'; }
 printf '%-58s %8s %10s\n' "path" "Ir" "vs hand"
@@ -104,16 +105,20 @@ printf '%-58s %8d %10s\n' "sigkit, 1 stream, consumer drained (eventfd write)" "
 printf '%-58s %8d %10s\n' "sigkit, 1 stream, wakeup pending (no system call)" "$s1p" "$(ratio "$s1p" "$hand")"
 printf '%-58s %8d\n' "sigkit, 256 streams, consumers drained" "$s256d"
 printf '%-58s %8d\n' "sigkit, 256 streams, wakeups pending" "$s256p"
+printf '%-58s %8d\n' "sigkit, 256 streams sharing a wakeup_group, drained" "$g256d"
 echo "per extra subscriber: drained $(per_sub "$s256d" "$s1d") Ir, pending $(per_sub "$s256p" "$s1p") Ir (+ one write() system call each when drained)"
+echo "per extra subscriber sharing a wakeup_group, drained: $(per_sub "$g256d" "$s1d") Ir (one write() per delivery in all)"
 
 echo
 echo "== write() system calls to the wakeup descriptor for 100 deliveries (strace) =="
 wp=$(writes sigkit 1 100 pending)
 wd=$(writes sigkit 1 100 drained)
 wh=$(writes hand 100)
+wg=$(writes sigkit-shared 256 100 drained)
 printf '%-58s %6s\n' "sigkit, wakeup pending (consumer busy; must be 1)" "$wp"
 printf '%-58s %6s\n' "sigkit, consumer drained after every delivery" "$wd"
 printf '%-58s %6s\n' "hand-written" "$wh"
+printf '%-58s %6s\n' "sigkit, 256 streams sharing a wakeup_group, drained" "$wg"
 verdict=PASS
 [[ $wp == 1 ]] || verdict=FAIL
 echo "no system call in the handler while a wakeup is pending: $verdict"
@@ -129,16 +134,19 @@ if [[ -n $json ]]; then
     "sigkit_1_drained": $s1d,
     "sigkit_1_pending": $s1p,
     "sigkit_256_drained": $s256d,
-    "sigkit_256_pending": $s256p
+    "sigkit_256_pending": $s256p,
+    "sigkit_256_shared_drained": $g256d
   },
   "per_extra_subscriber_instructions": {
     "drained": $(per_sub "$s256d" "$s1d"),
-    "pending": $(per_sub "$s256p" "$s1p")
+    "pending": $(per_sub "$s256p" "$s1p"),
+    "shared_drained": $(per_sub "$g256d" "$s1d")
   },
   "wakeup_writes_for_100_deliveries": {
     "sigkit_pending": $wp,
     "sigkit_drained": $wd,
-    "hand_written": $wh
+    "hand_written": $wh,
+    "sigkit_256_shared_drained": $wg
   },
   "no_syscall_when_pending": "$verdict"
 }

@@ -3,9 +3,11 @@
 // the handler, and, under strace, the write() calls it makes.
 //
 //   handler_probe sigkit <subscribers> <deliveries> drained|pending [--check-writes]
+//   handler_probe sigkit-shared <subscribers> <deliveries> drained|pending [--check-writes]
 //   handler_probe hand <deliveries>
 //
-// sigkit: <subscribers> streams on SIGUSR1. drained: after every delivery
+// sigkit: <subscribers> streams on SIGUSR1 (sigkit-shared: sharing one
+// wakeup_group, so every check is per group instead of per stream). drained: after every delivery
 // each stream is consumed until try_recv() says nullopt (so the wakeup is
 // drained and the next delivery must write it again); pending: nothing is
 // consumed until the end (the wakeup stays pending, so the handler must not
@@ -25,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sigkit/stream.hpp>
+#include <sigkit/wakeup_group.hpp>
 #include <string>
 #include <vector>
 
@@ -36,7 +39,8 @@ void deliver() { ::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), SIGUSR
 
 int usage() {
   std::fprintf(stderr,
-               "usage: handler_probe sigkit <subscribers> <deliveries> drained|pending [--check-writes]\n"
+               "usage: handler_probe sigkit|sigkit-shared <subscribers> <deliveries> drained|pending "
+               "[--check-writes]\n"
                "       handler_probe hand <deliveries>\n");
   return 2;
 }
@@ -47,13 +51,18 @@ std::uint64_t eventfd_counter(int fd) {
   return n;
 }
 
-int run_sigkit(int subscribers, int deliveries, bool drained, bool check) {
+int run_sigkit(int subscribers, int deliveries, bool drained, bool shared, bool check) {
   std::vector<sigkit::stream> streams;
-  const auto capacity = static_cast<std::size_t>(deliveries < 64 ? 64 : deliveries);
-  for (int i = 0; i < subscribers; ++i)
-    streams.emplace_back(sigkit::signal_set{sigkit::signal{SIGUSR1}}, sigkit::stream_options{capacity, true});
+  sigkit::wakeup_group group;
+  sigkit::stream_options options;
+  options.capacity = static_cast<std::size_t>(deliveries < 64 ? 64 : deliveries);
+  if (shared) options.shared_wakeup = &group;
+  for (int i = 0; i < subscribers; ++i) streams.emplace_back(sigkit::signal_set{sigkit::signal{SIGUSR1}}, options);
   std::fprintf(stderr, "wakeup fds:");
-  for (auto& s : streams) std::fprintf(stderr, " %d", s.fd());
+  if (shared)
+    std::fprintf(stderr, " %d", group.fd());
+  else
+    for (auto& s : streams) std::fprintf(stderr, " %d", s.fd());
   std::fprintf(stderr, "\n");
   std::uint64_t received = 0;
   for (int i = 0; i < deliveries; ++i) {
@@ -63,15 +72,19 @@ int run_sigkit(int subscribers, int deliveries, bool drained, bool check) {
         while (s.try_recv()) ++received;
   }
   std::vector<std::uint64_t> writes;
-  for (auto& s : streams) writes.push_back(eventfd_counter(s.fd()));
+  if (shared)
+    writes.push_back(eventfd_counter(group.fd()));
+  else
+    for (auto& s : streams) writes.push_back(eventfd_counter(s.fd()));
   if (!drained)
     for (auto& s : streams)
       while (s.try_recv()) ++received;
   std::uint64_t dropped = 0;
   for (auto& s : streams) dropped += s.dropped();
-  std::printf("sigkit subscribers=%d deliveries=%d mode=%s received=%llu dropped=%llu wakeup_writes_per_stream=",
-              subscribers, deliveries, drained ? "drained" : "pending", static_cast<unsigned long long>(received),
-              static_cast<unsigned long long>(dropped));
+  std::printf("sigkit%s subscribers=%d deliveries=%d mode=%s received=%llu dropped=%llu wakeup_writes_per_%s=",
+              shared ? "-shared" : "", subscribers, deliveries, drained ? "drained" : "pending",
+              static_cast<unsigned long long>(received), static_cast<unsigned long long>(dropped),
+              shared ? "group" : "stream");
   bool ok = received == static_cast<std::uint64_t>(deliveries) * static_cast<std::uint64_t>(subscribers);
   for (std::size_t i = 0; i < writes.size(); ++i) {
     std::printf("%s%llu", i ? "," : "", static_cast<unsigned long long>(writes[i]));
@@ -79,7 +92,8 @@ int run_sigkit(int subscribers, int deliveries, bool drained, bool check) {
   }
   std::printf("\n");
   if (check && !ok) {
-    std::fprintf(stderr, "handler_probe: expected every delivery received and exactly 1 wakeup write per stream\n");
+    std::fprintf(stderr, "handler_probe: expected every delivery received and exactly 1 wakeup write per %s\n",
+                 shared ? "group" : "stream");
     return 1;
   }
   return 0;
@@ -104,9 +118,9 @@ int main(int argc, char** argv) {
   if (argc < 3) return usage();
   const std::string what = argv[1];
   if (what == "hand") return run_hand(std::atoi(argv[2]));
-  if (what != "sigkit" || argc < 5) return usage();
+  if ((what != "sigkit" && what != "sigkit-shared") || argc < 5) return usage();
   const std::string mode = argv[4];
   if (mode != "drained" && mode != "pending") return usage();
   const bool check = argc > 5 && std::strcmp(argv[5], "--check-writes") == 0;
-  return run_sigkit(std::atoi(argv[2]), std::atoi(argv[3]), mode == "drained", check);
+  return run_sigkit(std::atoi(argv[2]), std::atoi(argv[3]), mode == "drained", what == "sigkit-shared", check);
 }

@@ -196,15 +196,19 @@ def main():
     p("Timed: the `tgkill()` call, during which the kernel runs the handler to completion for every subscriber. "
       "`subscribers:0` is an empty `SA_SIGINFO` handler (the kernel's own cost). `drained`: every consumer has drained "
       "its wakeup, so each subscriber costs an `eventfd` write; `pending`: wakeups still pending, no system call.\n")
-    p("| mode | 0 (empty handler) | 1 | 8 | 64 | 256 | per extra subscriber (1 -> 256) |")
-    p("|---|---:|---:|---:|---:|---:|---:|")
+    p("`shared_drained`: as drained, but the n streams share one `wakeup_group` (one event loop serves them), so one "
+      "`eventfd` write per delivery in all.\n")
+    counts = (0, 1, 8, 64, 256, 1024)
+    p("| mode | " + " | ".join("0 (empty handler)" if n == 0 else str(n) for n in counts)
+      + " | per extra subscriber (1 -> 256) | per extra subscriber (1 -> 1024) |")
+    p("|---|" + "---:|" * (len(counts) + 2))
     per_sub = {}
-    for mode in ("drained", "pending"):
-        vals = {}
-        for n in (0, 1, 8, 64, 256):
-            vals[n] = to_ns(f"fanout/{mode}/subscribers:{n}/manual_time", "real_time")
+    for mode in ("drained", "pending", "shared_drained"):
+        vals = {n: to_ns(f"fanout/{mode}/subscribers:{n}/manual_time", "real_time") for n in counts}
         per_sub[mode] = (vals[256] - vals[1]) / 255
-        p(f"| {mode} | " + " | ".join(fmt(vals[n]) for n in (0, 1, 8, 64, 256)) + f" | {fmt(per_sub[mode], 1)} |")
+        per_1024 = (vals[1024] - vals[1]) / 1023
+        p(f"| {mode} | " + " | ".join(fmt(vals[n]) for n in counts)
+          + f" | {fmt(per_sub[mode], 1)} | {fmt(per_1024, 1)} |")
     p("")
 
     # ---- 5. registration
@@ -251,6 +255,35 @@ def main():
                         f"{per_sub['drained']:.0f} ns ({ps['drained']} instructions + one eventfd write each)",
                         per_sub["pending"] < 100 and per_sub["drained"] < 100))
 
+    # ---- issue 17 targets that use sections 1-4 (forwarding ones below)
+    t17 = []
+    kq, floor_rd = st.get("sigkit_stream_kernel"), st.get("kernel_signalfd_read")
+    if kq and floor_rd:
+        k1 = tt.get(("sigkit_stream_kernel", "dequeued_by:observer", "1"))
+        f1 = tt.get(("kernel_signalfd_read", "dequeued_by:observer", "1"))
+        one_cpu = f"; one CPU median {k1[0] / f1[0]:.2f}x" if k1 and f1 else ""
+        t17.append(("Kernel-queue stream round trip <= 1.1x the signalfd-read floor (same thread; one CPU)",
+                    f"same thread {kq[0] / floor_rd[0]:.2f}x (CPU time){one_cpu}",
+                    kq[0] / floor_rd[0] <= 1.1 and (not (k1 and f1) or k1[0] / f1[0] <= 1.1)))
+    ks = storm.get(("sigkit_stream_kernel", "–", "dequeued_by:observer"))
+    fs = storm.get(("kernel_sigwaitinfo", "–", "dequeued_by:observer"))
+    if ks and fs:
+        t17.append(("Storm, kernel-queue stream: starved fraction and longest starvation no worse than sigwaitinfo; "
+                    "received + refused == sent",
+                    f"starved {ks['starved_fraction']:.2f} vs {fs['starved_fraction']:.2f}, longest "
+                    f"{ks['longest_starved_ms']:.0f} vs {fs['longest_starved_ms']:.0f} ms; seen/sent "
+                    f"{ks['seen_per_sent']:.3f} (sent counts accepted sigqueue() calls; EAGAIN {ks['eagain']:.0f})",
+                    ks["starved_fraction"] <= fs["starved_fraction"] and ks["longest_starved_ms"] <= fs["longest_starved_ms"]
+                    and ks["seen_per_sent"] == 1.0))
+    if per_sub.get("shared_drained", float("nan")) == per_sub.get("shared_drained", float("nan")):
+        t17.append(("Fan-out with a shared wakeup, drained consumers: < 100 ns per extra subscriber",
+                    f"{per_sub['shared_drained']:.0f} ns (1 -> 256)", per_sub["shared_drained"] < 100))
+    for place in ("handler_on:observer", "handler_on:sender"):
+        sk, hd = tt.get(("sigkit_stream", place, "1")), tt.get((HAND, place, "1"))
+        if sk and hd:
+            t17.append((f"Handler-path stream, one CPU ({place}): <= 1.0x hand-written (median)",
+                        f"{sk[0] / hd[0]:.2f}x", sk[0] / hd[0] <= 1.0))
+
     # ---- 7. forwarding
     fl_path = os.path.join(d, "forward_latency.json")
     if os.path.exists(fl_path):
@@ -278,7 +311,24 @@ def main():
                                 f"median {rr:.2f}x, p99 {s['p99_ns'] / floor[pin]['p99_ns']:.2f}x, "
                                 f"min {s['min_ns'] / floor[pin]['min_ns']:.2f}x", rr <= 1.1))
 
+    if os.path.exists(fl_path):
+        by = {(r["forwarder"], r["pin"]): r for r in fl["results"] if not r["error"]}
+        for pin in ("same", "split"):
+            sk = by.get(("sigkit-run", pin))
+            peers = [(n, by[(n, pin)]) for n in ("tini", "dumb-init") if (n, pin) in by]
+            if sk and peers:
+                t17.append((f"sigkit-run forwarding <= tini and <= dumb-init ({pin} CPU, median)",
+                            ", ".join(f"{sk['median_ns'] / r['median_ns']:.2f}x {n} (p99 "
+                                      f"{sk['p99_ns'] / r['p99_ns']:.2f}x)" for n, r in peers),
+                            all(sk["median_ns"] <= r["median_ns"] for _, r in peers)))
+
     # ---- targets
+    p("## Targets of issue 17 (this run)\n")
+    p("| target | measured | verdict |")
+    p("|---|---|---|")
+    for t, m, ok in t17:
+        p(f"| {t} | {m} | {verdict(ok)} |")
+    p("")
     p("## Targets of issue 5\n")
     p("| target | measured | verdict |")
     p("|---|---|---|")

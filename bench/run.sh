@@ -12,6 +12,7 @@
 #   handler_cost.json/txt  measurement 6 (bench/handler_cost.sh)
 #   forward_latency.json/txt  measurement 7
 #   tables.md              every table, with ratios and target verdicts (bench/report.py)
+#   fanout_scaling.png     fan-out cost against subscribers (bench/plot.py; needs matplotlib)
 #   perf_*.txt, strace_forward_*.txt  profiles (bench/profile.sh; if perf and strace exist)
 #
 # Timings need a quiet machine: the script records the load average before
@@ -66,4 +67,13 @@ if command -v perf >/dev/null && command -v strace >/dev/null; then
   bench/profile.sh "$out" || echo "run.sh: profile.sh failed (perf_event_paranoid?); timings are unaffected" >&2
 fi
 python3 bench/report.py "$out" >"$out/tables.md"
+# The scaling plot needs matplotlib; try the system python too (a pyenv
+# python3 may shadow it without matplotlib).
+for py in python3 /usr/bin/python3; do
+  if "$py" -c 'import matplotlib' 2>/dev/null; then
+    "$py" bench/plot.py "$out" >&2
+    break
+  fi
+done || true
+[[ -f $out/fanout_scaling.png ]] || echo "run.sh: no matplotlib: fanout_scaling.png not drawn" >&2
 echo "== results in $out (tables: $out/tables.md)" >&2

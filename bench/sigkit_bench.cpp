@@ -6,6 +6,7 @@
 //   storm/<contender>/capacity:<n>            a sender process sigqueue()s for
 //                                             0.5 s while the observer consumes
 //   fanout/<mode>/subscribers:<n>             one delivery to n sigkit streams
+//                                             (drained, pending, shared_drained)
 //   registration/...                          subscribe + unsubscribe costs
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -29,8 +30,10 @@
 #include <optional>
 #include <sigkit/flag.hpp>
 #include <sigkit/stream.hpp>
+#include <sigkit/wakeup_group.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -419,16 +422,25 @@ void storm(benchmark::State& state, const contender_kind& kind, std::size_t capa
 //   drained: every consumer has drained its wakeup (it is waiting), so the
 //            handler makes one eventfd write per stream;
 //   pending: every consumer still has its wakeup pending (it is busy), so
-//            the handler makes no system call at all.
+//            the handler makes no system call at all;
+//   shared_drained: as drained, but the n streams share one wakeup_group
+//            (one event loop serves them all), so the handler makes one
+//            eventfd write per delivery, however many streams.
 // subscribers:0 is the floor: an empty SA_SIGINFO handler (kernel cost of
 // the delivery alone).
 
 extern "C" void bench_empty_handler(int, siginfo_t*, void*) {}
 
-void fanout(benchmark::State& state, bool drained) {
+enum class fanout_mode { drained, pending, shared_drained };
+
+void fanout(benchmark::State& state, fanout_mode mode) {
   const int signo = round_trip_signal;
   const auto n = static_cast<std::size_t>(state.range(0));
+  const bool drained = mode != fanout_mode::pending;
   reset_signal(signo);
+  sigkit::wakeup_group group;
+  sigkit::stream_options options;
+  if (mode == fanout_mode::shared_drained) options.shared_wakeup = &group;
   std::vector<sigkit::stream> streams;
   streams.reserve(n);
   struct sigaction empty {
@@ -439,7 +451,7 @@ void fanout(benchmark::State& state, bool drained) {
     sigemptyset(&empty.sa_mask);
     ::sigaction(signo, &empty, &previous);
   }
-  for (std::size_t i = 0; i < n; ++i) streams.emplace_back(sigkit::signal_set{sigkit::signal{signo}});
+  for (std::size_t i = 0; i < n; ++i) streams.emplace_back(sigkit::signal_set{sigkit::signal{signo}}, options);
   const pid_t self = this_tid();
   std::uint64_t missing = 0;
   for (auto _ : state) {
@@ -603,14 +615,17 @@ void register_all() {
       }
     }
   }
-  for (bool drained : {true, false}) {
-    benchmark::RegisterBenchmark(drained ? "fanout/drained" : "fanout/pending", fanout, drained)
+  for (const auto& [mode, name] :
+       {std::pair{fanout_mode::drained, "fanout/drained"}, std::pair{fanout_mode::pending, "fanout/pending"},
+        std::pair{fanout_mode::shared_drained, "fanout/shared_drained"}}) {
+    benchmark::RegisterBenchmark(name, fanout, mode)
         ->ArgName("subscribers")
         ->Arg(0)
         ->Arg(1)
         ->Arg(8)
         ->Arg(64)
         ->Arg(256)
+        ->Arg(1024)
         ->UseManualTime();
   }
   benchmark::RegisterBenchmark("registration/stream/first", registration_stream, false);

@@ -4,6 +4,9 @@
 //                        (the documented event-loop pattern; it drains the
 //                        wakeup every time, like the hand-written path)
 //   sigkit_flag          flag::take() in a spinning loop (flags have no fd)
+//   sigkit_stream_kernel a kernel-queue stream (queue_kind::kernel): the
+//                        signal stays blocked and recv() reads sigkit's
+//                        signalfd; compared with the kernel floor
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include <sigkit/flag.hpp>
 #include <sigkit/stream.hpp>
 #include <stdexcept>
+#include <utility>
 
 #include "contender.hpp"
 
@@ -21,9 +25,16 @@ sigkit::stream make_stream(int signo, std::size_t capacity) {
   return sigkit::stream(sigkit::signal_set{sigkit::signal{signo}}, sigkit::stream_options{capacity, true});
 }
 
+sigkit::stream make_kernel_stream(int signo) {
+  sigkit::stream_options options;
+  options.queue = sigkit::queue_kind::kernel;
+  return sigkit::stream(sigkit::signal_set{sigkit::signal{signo}}, options);
+}
+
 class stream_recv final : public contender {
  public:
   stream_recv(int signo, std::size_t capacity) : s_(make_stream(signo, capacity)) {}
+  explicit stream_recv(sigkit::stream s) : s_(std::move(s)) {}
   std::uint64_t wait_one() override {
     (void)s_.recv();
     return 1;
@@ -108,6 +119,10 @@ const contender_registrar reg_stream_epoll{{"sigkit_stream_epoll", 11, delivery:
                                             [](int signo, std::size_t capacity) -> std::unique_ptr<contender> {
                                               return std::make_unique<stream_epoll>(signo, capacity);
                                             }}};
+const contender_registrar reg_stream_kernel{{"sigkit_stream_kernel", 13, delivery::blocked, true, false,
+                                             [](int signo, std::size_t) -> std::unique_ptr<contender> {
+                                               return std::make_unique<stream_recv>(make_kernel_stream(signo));
+                                             }}};
 const contender_registrar reg_flag{
     {"sigkit_flag", 12, delivery::handler, false, false,
      [](int signo, std::size_t) -> std::unique_ptr<contender> { return std::make_unique<flag_spin>(signo); }}};

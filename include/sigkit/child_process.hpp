@@ -34,6 +34,7 @@
 #include "detail/sys.hpp"
 #include "detail/table.hpp"
 #include "error.hpp"
+#include "process_block.hpp"
 #include "signal.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX
@@ -127,8 +128,8 @@ struct spawn_options {
   bool new_session = false;        ///< setsid() in the child
   /// SIG_DFL for every signal and an empty mask (or `mask`), except what
   /// `keep_ignored_at_start` and `keep_ignored` keep ignored. False: the
-  /// child keeps this thread's mask, and exec keeps what is ignored and
-  /// resets what is handled (a signal sigkit handles gets its disposition
+  /// child gets this thread's mask without the signals live process_blocks
+  /// blocked, and exec keeps what is ignored and resets what is handled (a signal sigkit handles gets its disposition
   /// from before sigkit; docs/fork-and-exec.md).
   bool reset_signals = true;
   /// With `reset_signals`: the signals this process was started with
@@ -265,7 +266,8 @@ class child_process {
  public:
   /// Starts argv[0] (searched in PATH like execvp) with arguments argv. The
   /// child starts with every signal at SIG_DFL and an empty mask unless
-  /// `options.reset_signals` is false. Returns once the program has been
+  /// `options.reset_signals` is false (then with the caller's mask, less
+  /// what process_blocks blocked). Returns once the program has been
   /// executed; an exec failure is thrown here as std::system_error naming
   /// the program, its code in exec_category() (ENOENT, EACCES, ...). An
   /// empty argv is std::invalid_argument.
@@ -334,11 +336,15 @@ class child_process {
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    // reset_signals = false: the caller's mask, without what process_blocks
+    // blocked (the mask survives exec; the program gets the one from before).
+    sigset_t child_mask = old;
+    for (signal s : detail::blocked_by_process_block()) sigdelset(&child_mask, s.number());
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(report[0]);
-      run_in_child(candidates, args.data(), options, tty, parent, old, keep_ignored, report[1]);  // never returns
+      run_in_child(candidates, args.data(), options, tty, parent, child_mask, keep_ignored, report[1]);  // never returns
     }
     const int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -42,7 +42,8 @@ struct flag_core : subscriber {
 class flag : public detail::subscription<detail::flag_core> {
  public:
   /// Throws std::invalid_argument for bad signals (as stream does) and
-  /// std::system_error if sigaction fails; nothing changes on failure.
+  /// std::system_error if sigaction fails or a signal has a kernel-queue
+  /// stream (errc::device_or_resource_busy); nothing changes on failure.
   explicit flag(signal_set signals) {
     detail::check_subscribable(signals, "flag");
     adopt(std::make_unique<detail::flag_core>(signals), "flag");

@@ -1,5 +1,7 @@
 // sigkit/stream.hpp - typed signal streams: every delivery, with its
-// siginfo, handed to ordinary code through a lock-free ring and a wakeup fd.
+// siginfo, handed to ordinary code through a lock-free ring and a wakeup fd
+// (the handler path), or read from the kernel's own queue through a
+// signalfd (the kernel-queue path, detail/kernel_queue.hpp).
 #pragma once
 
 #include <signal.h>
@@ -18,105 +20,59 @@
 #include <system_error>
 
 #include "detail/deadline.hpp"
+#include "detail/kernel_queue.hpp"
 #include "detail/ring.hpp"
 #include "detail/subscription.hpp"
 #include "detail/table.hpp"
 #include "error.hpp"
+#include "event.hpp"
 #include "signal.hpp"
 #include "wakeup.hpp"
+#include "wakeup_group.hpp"
 
 namespace sigkit {
 inline namespace v1 {
 
-/// Who sent a signal: siginfo's si_pid, si_uid and si_code.
-struct origin {
-  pid_t pid = 0;  // sender (or, for SIGCHLD, the child); 0 for the kernel
-  uid_t uid = 0;  // sender's real user id
-  int code = 0;   // si_code: SI_USER, SI_QUEUE, SI_KERNEL, CLD_EXITED, ...
-};
-
-/// One delivery of a signal, as the handler saw it.
-struct event {
-  sigkit::signal signal{};  // which signal
-  origin from{};            // who sent it
-  union sigval value {};    // the sigqueue() payload (SI_QUEUE, SI_TIMER, SI_MESGQ); zero otherwise
-  int child_status = 0;     // SIGCHLD: si_status (exit code or signal number)
-
-  /// Raised by the kernel itself (si_code > 0: SI_KERNEL, CLD_*, POLL_*...).
-  bool from_kernel() const noexcept { return from.code > 0; }
-  /// Sent by a process: kill(), sigqueue(), tgkill()/raise().
-  bool from_user() const noexcept {
-#if defined(SI_TKILL)
-    if (from.code == SI_TKILL) return true;
-#endif
-    return from.code == SI_USER || from.code == SI_QUEUE;
-  }
-  /// Typed at (or raised by) the controlling terminal: the kernel's tty
-  /// driver sends SIGINT/SIGQUIT/SIGTSTP/SIGWINCH/SIGHUP/SIGTTIN/SIGTTOU
-  /// with si_code SI_KERNEL and no sender.
-  bool from_terminal() const noexcept {
-#if defined(SI_KERNEL)
-    if (from.code != SI_KERNEL || from.pid != 0) return false;
-    const int n = signal.number();
-    return n == SIGINT || n == SIGQUIT || n == SIGTSTP || n == SIGWINCH || n == SIGHUP || n == SIGTTIN || n == SIGTTOU;
-#else
-    return false;
-#endif
-  }
-};
-
 namespace detail {
-
-/// Builds the event record for one delivery. Async-signal-safe.
-inline event make_event(int signo, const siginfo_t* info) noexcept {
-  event ev{};
-  ev.signal = signal{signo};
-  if (info == nullptr) return ev;
-  const int code = info->si_code;
-  ev.from.code = code;
-  bool has_sender = code == SI_USER || code == SI_QUEUE || code == SI_MESGQ;
-#if defined(SI_TKILL)
-  has_sender = has_sender || code == SI_TKILL;
-#endif
-  if (signo == SIGCHLD && code > 0) {
-    has_sender = true;  // si_pid/si_uid describe the child
-    ev.child_status = info->si_status;
-  }
-  if (has_sender) {
-    ev.from.pid = info->si_pid;
-    ev.from.uid = info->si_uid;
-  }
-  if (code == SI_QUEUE || code == SI_TIMER || code == SI_MESGQ) ev.value = info->si_value;
-  return ev;
-}
 
 /// The part of a stream the handler reaches. Heap-allocated so that the
 /// stream object itself can move.
 struct stream_core : subscriber {
-  stream_core(const signal_set& set, std::size_t capacity, bool chain_previous, std::error_code& ec)
-      : ring(capacity), wake(ec), signals(set), creator(::getpid()) {
+  /// With `shared_wake` (a wakeup_group's), the stream wakes that one;
+  /// otherwise it opens its own (failure in `ec`).
+  stream_core(const signal_set& set, std::size_t capacity, bool chain_previous, std::shared_ptr<wakeup> shared_wake,
+              std::error_code& ec)
+      : ring(capacity), shared(std::move(shared_wake)), signals(set), creator(::getpid()) {
     deliver = &stream_core::deliver_one;
     chain = chain_previous;
+    if (shared) {
+      wake = shared.get();
+    } else {
+      own.emplace(ec);
+      wake = &*own;
+    }
   }
 
   /// Store, then wake. Async-signal-safe.
   static void deliver_one(subscriber* self, int signo, const siginfo_t* info) noexcept {
     auto* core = static_cast<stream_core*>(self);
     if (!core->ring.try_push(make_event(signo, info))) core->dropped.fetch_add(1, std::memory_order_relaxed);
-    core->wake.notify();
+    core->wake->notify();
   }
 
   /// Drain, then act: take an event if one is there. Consumer only.
   std::optional<event> pop() noexcept {
     event e;
     if (ring.try_pop(e)) return e;
-    wake.drain();
+    wake->drain();
     if (ring.try_pop(e)) return e;
     return std::nullopt;
   }
 
   mpsc_ring<event> ring;
-  wakeup wake;
+  wakeup* wake = nullptr;          // own's, or shared's
+  std::optional<wakeup> own;       // this stream's own wakeup
+  std::shared_ptr<wakeup> shared;  // a wakeup_group's, kept alive while the stream lives
   std::atomic<std::uint64_t> dropped{0};
   signal_set signals;
   pid_t creator;
@@ -139,10 +95,28 @@ inline constexpr may_be_empty_t may_be_empty{};
 
 }  // namespace detail
 
+/// Where a stream's events wait until the consumer takes them.
+enum class queue_kind {
+  /// sigkit's handler records each delivery in the stream's ring and wakes
+  /// its descriptor (the default, on every POSIX system).
+  ring,
+  /// The signals stay blocked in every thread and the consumer dequeues
+  /// them from the kernel's queue (a signalfd, Linux): never starved by a
+  /// storm, nothing dropped (a full queue refuses the sender's sigqueue()
+  /// with EAGAIN instead). See stream's documentation for the rules.
+  kernel,
+};
+
 /// Options for a stream.
 struct stream_options {
-  std::size_t capacity = 64;  // events buffered before deliveries are dropped (and counted); 1..stream::max_capacity
-  bool chain = true;          // also run the handler that was installed before sigkit
+  std::size_t capacity = 64;            // events buffered before deliveries are dropped (and counted); ring only, 1..stream::max_capacity
+  bool chain = true;                    // also run the handler that was installed before sigkit; ring only
+  queue_kind queue = queue_kind::ring;  // where events wait (queue_kind::kernel: see stream)
+  /// Ring only: wake this group's descriptor instead of one of the stream's
+  /// own, so that one consumer of many streams is woken by one write per
+  /// delivery (see wakeup_group). Read at construction; the stream shares
+  /// the group's wakeup from then on.
+  const wakeup_group* shared_wakeup = nullptr;
 };
 
 /// An RAII subscription that delivers every signal of a set, with its
@@ -159,9 +133,24 @@ struct stream_options {
 /// siginfo_t carries no sequence number to restore the kernel's order by
 /// (detail/ring.hpp, "Order"). Nothing is lost either way.
 ///
-/// close(), valid(), `operator bool` and signals() come from
-/// detail::subscription; destroying or closing the last subscriber of a
-/// signal restores the disposition from before sigkit exactly.
+/// With stream_options::queue = queue_kind::kernel (Linux) no handler is
+/// involved: the signals must be blocked in every thread of the process
+/// (sigkit::process_block, made before threads start, does that), and the
+/// consumer reads them from the kernel's queue at its own pace. The same
+/// events and the same calls (recv, recv_for, stop tokens, ranges, fd()),
+/// in the kernel's order (lowest standard signal first, then real-time
+/// signals in queue order). Real-time signals queue in the kernel up to
+/// RLIMIT_SIGPENDING (counted per user), beyond which the sender's
+/// sigqueue() fails with EAGAIN: nothing is dropped here (dropped() and
+/// capacity() are 0). A signal may have one kernel-queue stream per
+/// process and then no other subscriber (the constructor refuses with
+/// EBUSY); the disposition is left as it is; whatever is still queued when
+/// the stream closes stays pending.
+///
+/// A ring stream's subscription comes from detail::subscription; close(),
+/// valid(), `operator bool` and signals() here also cover a kernel-queue
+/// stream. Destroying or closing the last subscriber of a signal restores
+/// the disposition from before sigkit exactly.
 class stream : public detail::subscription<detail::stream_core> {
  public:
   class iterator;
@@ -171,10 +160,16 @@ class stream : public detail::subscription<detail::stream_core> {
 
   /// Subscribes to `signals`. Throws std::invalid_argument naming the signal
   /// if any is invalid, uncatchable (SIGKILL, SIGSTOP) or synchronous, or if
-  /// the set is empty or capacity is 0; std::length_error naming the value
-  /// if capacity is above max_capacity; std::bad_alloc if the ring cannot be
-  /// allocated; std::system_error if the wakeup fd cannot be made (EMFILE...)
-  /// or sigaction fails. On failure nothing has changed.
+  /// the set is empty or capacity is 0 (ring); std::length_error naming the
+  /// value if capacity is above max_capacity (ring); std::bad_alloc if the
+  /// ring cannot be allocated; std::system_error if the wakeup fd cannot be
+  /// made (EMFILE...), sigaction fails, or a signal has a kernel-queue
+  /// stream (errc::device_or_resource_busy). A kernel-queue stream also
+  /// throws std::system_error with errc::not_supported (no signalfd in this
+  /// build), errc::operation_not_permitted (a thread of the process does not
+  /// block a signal; the message names it) or errc::device_or_resource_busy
+  /// (the signal has a kernel-queue stream or another subscriber already).
+  /// On failure nothing has changed.
   explicit stream(signal_set signals, stream_options options = {}) { open(signals, options, "stream", false); }
 
   /// sigkit's forwarder: as above, and `signals` may hold synchronous
@@ -198,20 +193,58 @@ class stream : public detail::subscription<detail::stream_core> {
     detail::capture_error(ec, [&] { *this = stream(signals, options); });
   }
 
+  stream(stream&& other) noexcept = default;
+  stream& operator=(stream&& other) noexcept {
+    if (this != &other) {
+      close();
+      core_ = std::move(other.core_);
+      kernel_ = std::move(other.kernel_);
+    }
+    return *this;
+  }
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+
+  /// Unsubscribes. When the last subscriber of a signal goes, the
+  /// disposition from before sigkit is restored exactly.
+  ~stream() { close(); }
+
+  /// Unsubscribes now; the stream becomes empty (valid() false). A
+  /// kernel-queue stream leaves what the kernel still queues pending.
+  void close() noexcept {
+    kernel_.reset();
+    subscription::close();
+  }
+
+  /// False after a move or close(), or when the error_code constructor failed.
+  bool valid() const noexcept { return core_ != nullptr || kernel_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+
   /// A descriptor that is readable while events may be pending: poll it for
   /// POLLIN, then call try_recv() until it returns nullopt. -1 if !valid().
-  int fd() const noexcept { return core_ ? core_->wake.fd() : -1; }
+  /// (A kernel-queue stream's is its signalfd; a stream made with a
+  /// shared_wakeup returns the group's: then call try_recv() on every
+  /// stream of the group.)
+  int fd() const noexcept { return core_ ? core_->wake->fd() : kernel_ ? kernel_->fd() : -1; }
 
-  /// How many events the ring holds at most.
+  /// The signals this stream receives.
+  signal_set signals() const noexcept { return core_ ? core_->signals : kernel_ ? kernel_->signals() : signal_set{}; }
+
+  /// Where this stream's events wait (ring for an empty stream).
+  queue_kind queue() const noexcept { return kernel_ ? queue_kind::kernel : queue_kind::ring; }
+
+  /// How many events the ring holds at most (0 for a kernel-queue stream).
   std::size_t capacity() const noexcept { return core_ ? core_->ring.capacity() : 0; }
 
-  /// Deliveries that found the ring full. Counted, never silent.
+  /// Deliveries that found the ring full. Counted, never silent. (Always 0
+  /// for a kernel-queue stream: the sender is refused instead.)
   std::uint64_t dropped() const noexcept { return core_ ? core_->dropped.load(std::memory_order_relaxed) : 0; }
 
   /// The next event if one is pending; never blocks. Throws std::logic_error
   /// if used after a move or in a forked child.
   std::optional<event> try_recv() {
     check("try_recv");
+    if (kernel_) return kernel_->try_recv();
     return core_->pop();
   }
 
@@ -219,6 +252,7 @@ class stream : public detail::subscription<detail::stream_core> {
   /// polling fails, std::logic_error as try_recv() does.
   event recv() {
     check("recv");
+    if (kernel_) return kernel_->recv();
     for (;;) {
       if (auto e = core_->pop()) return *e;
       wait(detail::deadline::never(), "recv");
@@ -231,6 +265,7 @@ class stream : public detail::subscription<detail::stream_core> {
   std::optional<event> recv_for(std::chrono::nanoseconds timeout) {
     check("recv_for");
     const auto until = detail::deadline::after(timeout);
+    if (kernel_) return kernel_->recv(until);
     for (;;) {
       if (auto e = core_->pop()) return e;
       if (until.passed() || !wait(until, "recv_for")) return core_->pop();
@@ -241,9 +276,10 @@ class stream : public detail::subscription<detail::stream_core> {
   /// stop is requested (checked before taking an event).
   std::optional<event> recv(std::stop_token stop) {
     check("recv");
+    if (kernel_) return kernel_->recv(stop);
     if (stop.stop_requested()) return std::nullopt;
     detail::stream_core* core = core_.get();
-    std::stop_callback on_stop(stop, [core]() noexcept { core->wake.notify(); });
+    std::stop_callback on_stop(stop, [core]() noexcept { core->wake->notify(); });
     for (;;) {
       if (stop.stop_requested()) return std::nullopt;
       if (auto e = core->pop()) return e;
@@ -276,29 +312,47 @@ class stream : public detail::subscription<detail::stream_core> {
   void open(const signal_set& signals, const stream_options& options, const char* who, bool sent_faults,
             bool allow_empty = false) {
     if (!(allow_empty && signals.empty())) detail::check_subscribable(signals, who, sent_faults);
+    if (options.queue == queue_kind::kernel) {
+      if (options.shared_wakeup != nullptr)
+        throw std::invalid_argument(std::string("sigkit::") + who +
+                                    ": a kernel-queue stream's descriptor is its signalfd: it cannot share a "
+                                    "wakeup_group (stream_options::shared_wakeup)");
+      kernel_ = std::make_unique<detail::kernel_queue>(signals, who);
+      return;
+    }
     detail::check_ring_capacity(options.capacity, who);
+    if (options.shared_wakeup != nullptr && !options.shared_wakeup->valid())
+      throw std::invalid_argument(std::string("sigkit::") + who + ": stream_options::shared_wakeup is not valid");
     std::error_code ec;
-    auto core = std::make_unique<detail::stream_core>(signals, options.capacity, options.chain, ec);
+    auto core = std::make_unique<detail::stream_core>(
+        signals, options.capacity, options.chain,
+        options.shared_wakeup != nullptr ? options.shared_wakeup->wake_ : nullptr, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
     adopt(std::move(core), who);
   }
 
   void check(const char* what) const {
-    if (!core_)
+    if (!valid())
       throw std::logic_error(std::string("sigkit::stream::") + what + ": the stream is empty (moved from or closed)");
-    if (core_->incarnation != detail::current_incarnation())
+    const std::uint64_t made_in = core_ ? core_->incarnation : kernel_->incarnation();
+    if (made_in != detail::current_incarnation()) {
+      const pid_t creator = core_ ? core_->creator : kernel_->creator();
       throw std::logic_error(std::string("sigkit::stream::") + what + ": this stream was made by process " +
-                             std::to_string(core_->creator) + " and is inert in this forked child (pid " +
-                             std::to_string(::getpid()) +
-                             "): its wakeups belong to the parent. Create a new stream in the child.");
+                             std::to_string(creator) + " and is inert in this forked child (pid " +
+                             std::to_string(::getpid()) + "): its " +
+                             (core_ ? "wakeups belong" : "signal descriptors read the queue that belongs") +
+                             " to the parent. Create a new stream in the child.");
+    }
   }
 
   // Returns true if the fd became readable, false on timeout.
   bool wait(const detail::deadline& until, const char* what) {
-    const int r = detail::wait_readable(core_->wake.fd(), until);
+    const int r = detail::wait_readable(core_->wake->fd(), until);
     if (r < 0) detail::throw_error(detail::last_error(), std::string("stream::") + what + ": poll failed");
     return r > 0;
   }
+
+  std::unique_ptr<detail::kernel_queue> kernel_;  // instead of core_ for queue_kind::kernel
 };
 
 /// Input iterator over a stream's events. Fetches lazily: dereferencing

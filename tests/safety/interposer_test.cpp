@@ -4,6 +4,7 @@
 // forbidden call" proof vacuous.
 #include <sigkit/flag.hpp>
 #include <sigkit/stream.hpp>
+#include <sigkit/wakeup_group.hpp>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -84,6 +85,9 @@ TEST_CASE("every sigkit delivery path runs clean under the interposer") {
         REQUIRE(::sigaction(SIGHUP, &prev, nullptr) == 0);
         sigkit::stream big{{sigkit::user1, sigkit::hangup, sigkit::realtime(1)}, {.capacity = 4096}};
         sigkit::stream tiny{{sigkit::user1, sigkit::realtime(1)}, {.capacity = 2}};
+        sigkit::wakeup_group group;  // the shared-wakeup path
+        sigkit::stream shared_a{{sigkit::user1, sigkit::hangup}, {.shared_wakeup = &group}};
+        sigkit::stream shared_b{{sigkit::realtime(1)}, {.capacity = 2, .shared_wakeup = &group}};
         sigkit::flag f{{sigkit::user1, sigkit::hangup}};
         std::vector<std::jthread> senders;
         for (int t = 0; t < 4; ++t)
@@ -102,6 +106,8 @@ TEST_CASE("every sigkit delivery path runs clean under the interposer") {
         int n = 0;
         while (big.try_recv()) ++n;
         CHECK(n > 0);
+        CHECK(shared_a.try_recv().has_value());
+        CHECK(shared_b.dropped() > 0);
       },
       60s);
 }

@@ -13,16 +13,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstddef>
-#include <cstdint>
-
 #include "../signal.hpp"
-#include "../stream.hpp"
 #include "platform.hpp"
-
-#if SIGKIT_HAVE_SIGNALFD
-#include <sys/signalfd.h>
-#endif
+#include "signal_fd.hpp"
 
 namespace sigkit {
 inline namespace v1 {
@@ -39,7 +32,7 @@ class direct_queue {
     if (signals.empty()) return;
     const sigset_t set = signals.to_sigset();
     if (::pthread_sigmask(SIG_BLOCK, &set, &old_) != 0) return;
-    fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    fd_ = open_signalfd(signals, true);
     if (fd_ < 0) ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);  // the handler path keeps working
 #else
     (void)signals;
@@ -62,36 +55,16 @@ class direct_queue {
   /// Calls `f(event)` for every signal queued now.
   template <class F>
   void drain(F&& f) const {
-#if SIGKIT_HAVE_SIGNALFD
     if (fd_ < 0) return;
-    signalfd_siginfo batch[16];
-    for (;;) {
-      const ssize_t n = ::read(fd_, batch, sizeof batch);
-      if (n <= 0) return;  // EAGAIN: nothing left (EINTR: the next round)
-      for (std::size_t i = 0; i < static_cast<std::size_t>(n) / sizeof batch[0]; ++i) f(to_event(batch[i]));
-      // A short read emptied the queue: no second read() to hear EAGAIN (a
-      // signal queued since then makes the descriptor readable again).
-      if (static_cast<std::size_t>(n) < sizeof batch) return;
+    // A short read empties the queue: no second read() to hear EAGAIN (a
+    // signal queued since then makes the descriptor readable again).
+    while (read_signals(fd_, batch, f) == static_cast<long>(batch)) {
     }
-#else
-    (void)f;
-#endif
   }
 
  private:
+  static constexpr std::size_t batch = 16;
 #if SIGKIT_HAVE_SIGNALFD
-  static event to_event(const signalfd_siginfo& si) noexcept {
-    siginfo_t info{};
-    info.si_signo = static_cast<int>(si.ssi_signo);
-    info.si_code = si.ssi_code;
-    info.si_pid = static_cast<pid_t>(si.ssi_pid);
-    info.si_uid = static_cast<uid_t>(si.ssi_uid);
-    if (info.si_signo == SIGCHLD)
-      info.si_status = si.ssi_status;
-    else
-      info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(si.ssi_ptr));  // NOLINT
-    return make_event(info.si_signo, &info);
-  }
   sigset_t old_{};
 #endif
   int fd_ = -1;

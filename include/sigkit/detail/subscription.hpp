@@ -53,11 +53,12 @@ class subscription {
  protected:
   /// Subscribes `core` to core->signals and keeps it. On failure throws
   /// std::system_error naming `who` and the signal whose sigaction()
-  /// failed, with nothing changed.
+  /// failed (or that a kernel-queue stream holds: EBUSY), with nothing
+  /// changed.
   void adopt(std::unique_ptr<Core> core, const std::string& who) {
     signal failed{};
     const std::error_code ec = subscribe(core.get(), core->signals, &failed);
-    throw_if(ec, who + ": sigaction(" + std::string(failed.name()) + ") failed");
+    throw_if(ec, subscribe_failure(who.c_str(), failed, ec));
     close();
     core_ = std::move(core);
   }

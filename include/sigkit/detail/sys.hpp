@@ -26,6 +26,9 @@
 #if SIGKIT_HAVE_PRCTL
 #include <sys/prctl.h>
 #endif
+#if SIGKIT_HAVE_SIGNALFD
+#include <sys/signalfd.h>
+#endif
 
 namespace sigkit {
 inline namespace v1 {
@@ -58,6 +61,16 @@ inline int real_pipe_cloexec_nonblock(int fds[2]) noexcept {
   return 0;
 #endif
 }
+
+/// signalfd(-1, set, flags); ENOSYS without signalfd.
+#if SIGKIT_HAVE_SIGNALFD
+inline int real_signalfd(const sigset_t* set, int flags) noexcept { return ::signalfd(-1, set, flags); }
+#else
+inline int real_signalfd(const sigset_t*, int) noexcept {
+  errno = ENOSYS;
+  return -1;
+}
+#endif
 
 /// pidfd_open(pid, 0), close-on-exec; ENOSYS without pidfds.
 inline int real_pidfd_open(pid_t pid) noexcept {
@@ -96,6 +109,7 @@ struct sys_table {
   int (*waitid)(idtype_t, id_t, siginfo_t*, int) = ::waitid;
   int (*pidfd_open)(pid_t) noexcept = real_pidfd_open;
   int (*pidfd_send_signal)(int, int) noexcept = real_pidfd_send_signal;
+  int (*signalfd)(const sigset_t*, int) noexcept = real_signalfd;  // a new descriptor (flags: SFD_*)
 };
 
 /// The process's system-call table. Constant-initialised.

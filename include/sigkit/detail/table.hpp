@@ -158,6 +158,12 @@ struct slot {
   layer* top = nullptr;         // the newest sigkit layer of this signal
   layer ours{};                 // sigkit's handler as a layer; below == current->previous
   bool ours_linked = false;
+  // The incarnation of the process whose kernel-queue stream owns this
+  // signal (detail/kernel_queue.hpp), 0 if none: it reads every delivery
+  // from the kernel, so no handler-path subscriber of that process may
+  // subscribe (subscribe() refuses with EBUSY). An inherited value is
+  // another incarnation: a forked child is free to take the signal.
+  std::uint64_t kernel_queue = 0;
 };
 
 struct state {
@@ -771,12 +777,30 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
   return {};
 }
 
+/// True if a subscriber of incarnation `me` takes `signo` through the
+/// handler. Under the table lock.
+inline bool has_live_subscriber(int signo, std::uint64_t me) noexcept {
+  const snapshot* snap = global().slots[signo].current.load(std::memory_order_relaxed);
+  if (snap == nullptr) return false;
+  for (const std::vector<subscriber*>* list : {&snap->subs, &snap->user_subs})
+    for (const subscriber* sub : *list)
+      if (sub->incarnation == me) return true;
+  return false;
+}
+
 /// Subscribes `sub` to every signal of `set` (which the caller has
 /// validated). All or nothing: on failure every signal already done is
-/// undone, and the error names the failing signal's system call.
+/// undone, and the error names the failing signal: its system call, or
+/// EBUSY if a kernel-queue stream owns it (see subscribe_failure()).
 inline std::error_code subscribe(subscriber* sub, const signal_set& set, signal* failed = nullptr) {
   table_lock lock;
   sub->incarnation = ensure_incarnation();
+  for (signal sig : set) {
+    if (global().slots[sig.number()].kernel_queue == sub->incarnation) {
+      if (failed != nullptr) *failed = sig;
+      return std::make_error_code(std::errc::device_or_resource_busy);
+    }
+  }
   signal_set done;
   for (signal sig : set) {
     std::error_code ec;
@@ -794,6 +818,16 @@ inline std::error_code subscribe(subscriber* sub, const signal_set& set, signal*
     done.insert(sig);
   }
   return {};
+}
+
+/// The message of a failed subscribe() for `who` ("stream", "flag"):
+/// what is in the way of signal `failed`.
+inline std::string subscribe_failure(const char* who, signal failed, std::error_code ec) {
+  if (ec == std::errc::device_or_resource_busy)
+    return std::string(who) + ": " + std::string(failed.name()) +
+           " has a kernel-queue stream (stream_options::queue = queue_kind::kernel), which takes every delivery "
+           "from the kernel: a subscriber through the handler would never see one";
+  return std::string(who) + ": sigaction(" + std::string(failed.name()) + ") failed";
 }
 
 }  // namespace detail

@@ -1,0 +1,200 @@
+// Tests for sigkit/wakeup_group.hpp: streams that share one wakeup. One
+// delivery to many waiting streams makes one write(); each stream keeps its
+// own ring and dropped(); an event loop that calls try_recv() on every
+// stream after each wakeup loses nothing. Every test runs in a forked child.
+#include <sigkit/mask.hpp>
+#include <sigkit/stream.hpp>
+#include <sigkit/wakeup_group.hpp>
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+using sigkit_test::in_child;
+
+namespace {
+
+int rt(int k) { return SIGRTMIN + k; }
+
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+// The notifications made to a wakeup since the last read: an eventfd's
+// counter, or the bytes in a self-pipe.
+std::uint64_t notifications(int fd) {
+#if SIGKIT_HAVE_EVENTFD
+  std::uint64_t n = 0;
+  return ::read(fd, &n, sizeof n) == static_cast<ssize_t>(sizeof n) ? n : 0;
+#else
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+#endif
+}
+
+}  // namespace
+
+TEST_CASE("one delivery to 64 streams of a wakeup group makes one notification, and every stream gets the event") {
+  in_child([] {
+    sigkit::wakeup_group group;
+    REQUIRE(group.valid());
+    std::vector<sigkit::stream> streams;
+    for (int i = 0; i < 64; ++i)
+      streams.emplace_back(sigkit::signal_set{sigkit::user1}, sigkit::stream_options{.shared_wakeup = &group});
+    for (auto& s : streams) CHECK(s.fd() == group.fd());
+    CHECK_FALSE(readable(group.fd()));
+    REQUIRE(::raise(SIGUSR1) == 0);
+    CHECK(readable(group.fd()));
+    CHECK(notifications(group.fd()) == 1);  // one write for 64 streams
+    for (auto& s : streams) {
+      auto e = s.try_recv();
+      REQUIRE(e.has_value());
+      CHECK(e->signal == sigkit::user1);
+      CHECK_FALSE(s.try_recv().has_value());
+    }
+  });
+}
+
+// Skipped under TSan as stream_test's queued-value cases are: TSan defers
+// signals and does not keep their queued siginfo values.
+TEST_CASE("each stream of a group keeps its own ring and dropped()" * doctest::skip(sigkit_test::under_tsan)) {
+  in_child([] {
+    sigkit::wakeup_group group;
+    sigkit::stream small{{sigkit::realtime(1)}, {.capacity = 2, .shared_wakeup = &group}};
+    sigkit::stream large{{sigkit::realtime(1)}, {.capacity = 64, .shared_wakeup = &group}};
+    {
+      sigkit::scoped_block hold{{sigkit::realtime(1)}};
+      for (int i = 0; i < 5; ++i) {
+        union sigval v {};
+        v.sival_int = i;
+        REQUIRE(::sigqueue(::getpid(), rt(1), v) == 0);
+      }
+    }
+    CHECK(small.dropped() == 3);
+    CHECK(large.dropped() == 0);
+    for (int i = 0; i < 2; ++i) CHECK(small.try_recv()->value.sival_int == i);
+    CHECK_FALSE(small.try_recv().has_value());
+    for (int i = 0; i < 5; ++i) CHECK(large.try_recv()->value.sival_int == i);
+    CHECK_FALSE(large.try_recv().has_value());
+    CHECK(small.capacity() == 2);
+    CHECK(large.capacity() == 64);
+  });
+}
+
+TEST_CASE("an event loop polling a group's descriptor and draining every stream loses nothing" *
+          doctest::skip(sigkit_test::under_tsan)) {
+  in_child(
+      [] {
+        // Three real-time signals (they queue: every send is one event), one
+        // stream each, one group; a sender thread sends in bursts while the
+        // loop polls the group and drains every stream after each wakeup.
+        sigkit::wakeup_group group;
+        std::vector<sigkit::stream> streams;
+        for (int k = 0; k < 3; ++k)
+          streams.emplace_back(sigkit::signal_set{sigkit::realtime(k + 1)},
+                               sigkit::stream_options{.capacity = 4096, .shared_wakeup = &group});
+        constexpr int per_signal = 2000;
+        std::atomic<bool> sent_all{false};
+        std::thread sender([&] {
+          const sigkit::scoped_block quiet{{sigkit::realtime(1), sigkit::realtime(2), sigkit::realtime(3)}};
+          std::mt19937 rng(17);
+          int left[3] = {per_signal, per_signal, per_signal};
+          for (int sent = 0; sent < 3 * per_signal;) {
+            const int k = static_cast<int>(rng() % 3);
+            if (left[k] == 0) continue;
+            union sigval v {};
+            v.sival_int = per_signal - left[k];
+            while (::sigqueue(::getpid(), rt(k + 1), v) != 0)
+              std::this_thread::yield();  // EAGAIN: let the loop catch up
+            --left[k];
+            ++sent;
+            if (rng() % 64 == 0) std::this_thread::sleep_for(50us);  // let the loop go to sleep now and then
+          }
+          sent_all = true;
+        });
+        // Every value of every signal exactly once. (Not their order: a
+        // handler-path stream fed by another thread's sigqueue() showed rare
+        // reordering of one signal's queued values with or without a group;
+        // that is reported apart, it is not the group's doing.)
+        std::vector<int> seen[3];
+        for (auto& v : seen) v.assign(per_signal, 0);
+        int received = 0;
+        while (received < 3 * per_signal) {
+          pollfd p{group.fd(), POLLIN, 0};
+          const int r = ::poll(&p, 1, 10'000);
+          if (r == 0) break;  // a lost wakeup: 10 s with events left
+          for (int k = 0; k < 3; ++k)
+            while (auto e = streams[static_cast<std::size_t>(k)].try_recv()) {
+              const int value = e->value.sival_int;
+              if (value >= 0 && value < per_signal) ++seen[k][static_cast<std::size_t>(value)];
+              ++received;
+            }
+        }
+        sender.join();
+        CHECK(received == 3 * per_signal);
+        for (const auto& v : seen) CHECK(std::count(v.begin(), v.end(), 1) == per_signal);
+        for (auto& s : streams) CHECK(s.dropped() == 0);
+        CHECK(sent_all);
+      },
+      60s);
+}
+
+TEST_CASE("recv, recv_for and stop tokens work on a stream of a group") {
+  in_child([] {
+    sigkit::wakeup_group group;
+    sigkit::stream a{{sigkit::user1}, {.shared_wakeup = &group}};
+    sigkit::stream b{{sigkit::user2}, {.shared_wakeup = &group}};
+    CHECK_FALSE(a.recv_for(20ms).has_value());
+    std::thread sender([] {
+      std::this_thread::sleep_for(20ms);
+      ::kill(::getpid(), SIGUSR1);
+    });
+    CHECK(a.recv().signal == sigkit::user1);
+    sender.join();
+    // b's event while a consumer waits on a: a is woken (shared descriptor),
+    // finds nothing of its own, and goes back to waiting; b keeps the event.
+    REQUIRE(::raise(SIGUSR2) == 0);
+    CHECK_FALSE(a.recv_for(20ms).has_value());
+    CHECK(b.try_recv()->signal == sigkit::user2);
+    std::stop_source stop;
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(20ms);
+      stop.request_stop();
+    });
+    CHECK_FALSE(b.recv(stop.get_token()).has_value());
+    stopper.join();
+  });
+}
+
+TEST_CASE("the streams keep a group's wakeup alive, and bad combinations are refused") {
+  in_child([] {
+    std::optional<sigkit::stream> s;
+    {
+      sigkit::wakeup_group group;
+      s.emplace(sigkit::signal_set{sigkit::user1}, sigkit::stream_options{.shared_wakeup = &group});
+    }  // the handle is gone; the stream still owns the wakeup
+    REQUIRE(::raise(SIGUSR1) == 0);
+    CHECK(s->recv_for(5s).has_value());
+
+    sigkit::wakeup_group group;
+    CHECK_THROWS_AS((sigkit::stream{{sigkit::user2}, {.queue = sigkit::queue_kind::kernel, .shared_wakeup = &group}}),
+                    std::invalid_argument);
+    std::error_code ec;
+    sigkit::stream refused({sigkit::user2}, {.queue = sigkit::queue_kind::kernel, .shared_wakeup = &group}, ec);
+    CHECK(ec == std::errc::invalid_argument);
+  });
+}
