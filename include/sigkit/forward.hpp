@@ -50,6 +50,7 @@
 #include "child_process.hpp"
 #include "detail/deadline.hpp"
 #include "detail/direct_queue.hpp"
+#include "detail/synchronous_signals.hpp"
 #include "detail/sys.hpp"
 #include "detail/watcher.hpp"
 #include "inspect.hpp"
@@ -97,14 +98,6 @@ namespace detail {
 
 inline bool is_terminating_request(int signo) noexcept {
   return signo == SIGTERM || signo == SIGINT || signo == SIGQUIT || signo == SIGHUP;
-}
-
-/// SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS.
-inline signal_set synchronous_signals() {
-  signal_set out;
-  for (int n = 1; n < signal_limit; ++n)
-    if (signal{n}.synchronous()) out.insert(signal{n});
-  return out;
 }
 
 /// What a forwarder's stream subscribes to: the forwarded signals (which
