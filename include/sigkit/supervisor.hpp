@@ -49,8 +49,8 @@
 //
 // The forwarding rules shared with forwarder (forward.hpp) are small free
 // functions below (forward_skip_reason, job_stop_to_send, pausable_deadline,
-// next_state_change, stop_this_process, take_terminal_from,
-// return_terminal_to), so that the forwarder can call them too.
+// next_state_change, stop_this_process; take_terminal_from and
+// return_terminal_to are in detail/terminal_return.hpp, used by both).
 #pragma once
 
 #include <poll.h>
@@ -82,6 +82,7 @@
 
 #include "child_process.hpp"
 #include "detail/synchronous_signals.hpp"
+#include "detail/terminal_return.hpp"
 #include "error.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
@@ -288,15 +289,6 @@ inline bool stop_this_process(std::uint64_t seen) noexcept {
   if (!self_stops().compare_exchange_strong(seen, seen + 1)) return false;
   ::raise(SIGSTOP);
   return true;
-}
-
-/// If `pgid` has the terminal `tty`, gives it to this process's group.
-inline void take_terminal_from(int tty, pid_t pgid) noexcept {
-  if (tty >= 0 && ::tcgetpgrp(tty) == pgid) give_terminal(tty, ::getpgrp());
-}
-/// If this process's group has the terminal `tty`, gives it to `pgid`.
-inline void return_terminal_to(int tty, pid_t pgid) noexcept {
-  if (tty >= 0 && ::tcgetpgrp(tty) == ::getpgrp()) give_terminal(tty, pgid);
 }
 
 /// The supervisor's wait: its stream, its poke and (Linux) every child's
