@@ -52,7 +52,9 @@
 #include "child_process.hpp"
 #include "detail/deadline.hpp"
 #include "detail/direct_queue.hpp"
+#include "detail/synchronous_signals.hpp"
 #include "detail/sys.hpp"
+#include "detail/terminal_return.hpp"
 #include "detail/watcher.hpp"
 #include "inspect.hpp"
 #include "signal.hpp"
@@ -116,14 +118,6 @@ namespace detail {
 
 inline bool is_terminating_request(int signo) noexcept {
   return signo == SIGTERM || signo == SIGINT || signo == SIGQUIT || signo == SIGHUP;
-}
-
-/// SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS.
-inline signal_set synchronous_signals() {
-  signal_set out;
-  for (int n = 1; n < signal_limit; ++n)
-    if (signal{n}.synchronous()) out.insert(signal{n});
-  return out;
 }
 
 /// Throws std::invalid_argument naming the rule if a rewrite rule of
@@ -321,13 +315,9 @@ class terminal_handoff {
     pgid_ = pgid;
   }
   /// The terminal goes back to this process's group if the child has it.
-  void take_back() const noexcept {
-    if (tty_ >= 0 && ::tcgetpgrp(tty_) == pgid_) give_terminal(tty_, ::getpgrp());
-  }
+  void take_back() const noexcept { take_terminal_from(tty_, pgid_); }
   /// The terminal goes to the child's group again if this process has it.
-  void give_again() const noexcept {
-    if (tty_ >= 0 && ::tcgetpgrp(tty_) == ::getpgrp()) give_terminal(tty_, pgid_);
-  }
+  void give_again() const noexcept { return_terminal_to(tty_, pgid_); }
 
  private:
   int tty_ = -1;

@@ -49,8 +49,8 @@
 //
 // The forwarding rules shared with forwarder (forward.hpp) are small free
 // functions below (forward_skip_reason, job_stop_to_send, pausable_deadline,
-// next_state_change, stop_this_process, take_terminal_from,
-// return_terminal_to), so that the forwarder can call them too.
+// next_state_change, stop_this_process; take_terminal_from and
+// return_terminal_to are in detail/terminal_return.hpp, used by both).
 #pragma once
 
 #include <poll.h>
@@ -81,6 +81,8 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "detail/synchronous_signals.hpp"
+#include "detail/terminal_return.hpp"
 #include "error.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
@@ -121,6 +123,12 @@ struct supervisor_options {
   /// job stopped; SIGCONT continues every group. These four signals are
   /// watched whether or not they are in `signals`.
   bool job_control = true;
+  /// Forward a SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP or SIGSYS that
+  /// another process sent with kill() to every group instead of dying of it,
+  /// as forward_options::forward_faults does (a real fault, or one this
+  /// process raises itself, still kills). Every live supervisor and
+  /// forwarder in the process gets such a signal.
+  bool forward_faults = true;
   /// Called with a line per decision ("forwarded SIGINT to 12 children",
   /// "child 4242 timed out: SIGTERM"), on the supervisor's thread (or in the
   /// call that made the decision, e.g. shutdown()), with the supervisor's
@@ -283,15 +291,6 @@ inline bool stop_this_process(std::uint64_t seen) noexcept {
   return true;
 }
 
-/// If `pgid` has the terminal `tty`, gives it to this process's group.
-inline void take_terminal_from(int tty, pid_t pgid) noexcept {
-  if (tty >= 0 && ::tcgetpgrp(tty) == pgid) give_terminal(tty, ::getpgrp());
-}
-/// If this process's group has the terminal `tty`, gives it to `pgid`.
-inline void return_terminal_to(int tty, pid_t pgid) noexcept {
-  if (tty >= 0 && ::tcgetpgrp(tty) == ::getpgrp()) give_terminal(tty, pgid);
-}
-
 /// The supervisor's wait: its stream, its poke and (Linux) every child's
 /// pidfd in one epoll set, so that an exit costs O(1) however many children
 /// there are. Elsewhere: poll() on the stream and the poke, and exits are
@@ -422,7 +421,7 @@ class supervisor_state {
 
   explicit supervisor_state(supervisor_options opts)
       : options(std::move(opts)),
-        watch(watched_signals(options), stream_options{1024, true}),
+        watch(watched_signals(options), stream_options{1024, true}, sent_faults_too),
         waiter(watch.fd(), poke.fd()) {}
 
   // ---- the owner's side (called with `mu` held)
@@ -546,9 +545,15 @@ class supervisor_state {
   static constexpr auto census_every = std::chrono::seconds(1);
   static constexpr auto paused_recheck = std::chrono::milliseconds(100);
 
+  // What the stream subscribes to. The forwarded and shutdown signals must
+  // be streamable (a synchronous one there is refused, as by a forwarder);
+  // with forward_faults the synchronous signals are added, of which only
+  // those another process sent arrive (the stream's sent_faults_too).
   static signal_set watched_signals(const supervisor_options& o) {
     signal_set s = o.signals | o.shutdown_signals | signal_set{sigkit::child};
     if (o.job_control) s = s | signal_set{terminal_stop, signal{SIGTTIN}, signal{SIGTTOU}, cont};
+    check_subscribable(s, "supervisor");
+    if (o.forward_faults) s |= synchronous_signals();
     return s;
   }
 
@@ -610,7 +615,7 @@ class supervisor_state {
     } else if (options.job_control && signo == SIGCONT) {
       self_stop_requested = false;  // continued already: a stop still to make is stale
       continue_stopped(&e, self_pgrp, sender_pgid);
-    } else if (options.signals.contains(e.signal)) {
+    } else if (options.signals.contains(e.signal) || (options.forward_faults && e.signal.synchronous())) {
       forward(e, self_pgrp, sender_pgid);
     }
     if (terminating) {

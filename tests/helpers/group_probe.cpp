@@ -81,6 +81,14 @@ int main(int argc, char** argv) {
     else if (opt == "--stop-self")
       stop_self = parse_or_die(argv[i + 1]);
   }
+  // A sanitizer's SIGSEGV/SIGBUS/... handler reports and exits 1; a test
+  // that sends a fault wants the probe to die of it, as it does unsanitized.
+  for (int n = 1; n < sigkit::detail::signal_limit; ++n) {
+    if (!sigkit::signal{n}.synchronous()) continue;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(n, &dfl, nullptr);
+  }
   for (const sigkit::signal s : ignored) {
     struct sigaction ign {};
     ign.sa_handler = SIG_IGN;
