@@ -229,6 +229,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--reset-signals") {
       options.spawn.keep_ignored = {};
       options.spawn.mask = {};
+      options.spawn.keep_ignored_at_start = false;  // nothing ignored: a clean start
     } else if (arg == "--no-job-control") {
       options.forward.job_control = false;
     } else if (arg == "-v" || arg == "--verbose") {
