@@ -28,6 +28,7 @@ std::atomic<int> g_foreign_value{0};
 std::atomic<int> g_foreign_signo{0};
 std::atomic<bool> g_foreign_saw_usr2_blocked{false};
 std::atomic<bool> g_foreign_saw_self_blocked{true};
+std::atomic<bool> g_foreign_saw_term_blocked{true};
 
 void foreign_info(int signo, siginfo_t* info, void*) {
   g_foreign_calls.fetch_add(1);
@@ -37,6 +38,7 @@ void foreign_info(int signo, siginfo_t* info, void*) {
   pthread_sigmask(SIG_BLOCK, nullptr, &cur);
   g_foreign_saw_usr2_blocked.store(sigismember(&cur, SIGUSR2) == 1);
   g_foreign_saw_self_blocked.store(sigismember(&cur, signo) == 1);
+  g_foreign_saw_term_blocked.store(sigismember(&cur, SIGTERM) == 1);
 }
 
 void foreign_plain(int signo) {
@@ -153,6 +155,9 @@ TEST_CASE("a foreign SA_SIGINFO handler installed before sigkit still runs, unde
     CHECK(g_foreign_value.load() == 77);
     CHECK(g_foreign_saw_usr2_blocked.load());  // its sa_mask was applied
     CHECK(g_foreign_saw_self_blocked.load());  // no SA_NODEFER: its own signal blocked
+    // Nothing more: sigkit's handler runs with every signal blocked, the
+    // chained one gets the kernel's mask back.
+    CHECK_FALSE(g_foreign_saw_term_blocked.load());
   });
 }
 

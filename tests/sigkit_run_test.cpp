@@ -179,6 +179,13 @@ TEST_CASE("no signal kills sigkit-run while its command runs: SIGIO and SIGCONT 
         if (sigkit::signal{signo}.synchronous() && sigkit_test::under_tsan) continue;  // see the faults case below
         CAPTURE(signo);
         REQUIRE(::kill(w.p.pid(), signo) == 0);
+        // Wait for the forwarded copy (all but SIGCHLD and the C library's
+        // reserved ones): the ping goes to the command directly and may
+        // overtake it, and a copy still on its way when stdin closes below
+        // found the command exiting, its handlers gone, and killed it.
+        if (sigkit::signal{signo}.catchable() && signo != SIGCHLD)
+          CHECK_MESSAGE(w.p.line_starting("sig " + std::string(sigkit::signal{signo}.name()) + " ").has_value(),
+                        "not forwarded");
         (void)w.flush();
         const int state = sigkit_test::proc_state(w.p.pid());
         REQUIRE_MESSAGE((state != 'Z' && state != 0), "sigkit-run died of signal " << signo);

@@ -254,6 +254,45 @@ TEST_CASE("a consumer thread is always woken by the last signal of a burst") {
       60s);
 }
 
+// sigkit_run_test's recorder died of SIGSEGV under ASan when a burst of
+// different signals reached it: sigkit's handler blocked nothing, so each
+// signal nested another signal frame on the thread's alternate stack (its
+// SA_ONSTACK; ASan's runtime installs such a stack) until it overflowed and
+// the kernel killed the process. The handler now blocks every signal while
+// it runs: one frame at a time, however many signals are pending.
+TEST_CASE("a burst of every catchable signal on a small alternate stack is delivered one handler at a time") {
+  in_child([] {
+    // 32 KiB holds one signal frame and the handler; 60 nested frames of
+    // more than 1 KiB each (with the FPU state) do not fit.
+    static std::vector<char> alt(32 * 1024);
+    stack_t ss{};
+    ss.ss_sp = alt.data();
+    ss.ss_size = alt.size();
+    REQUIRE(::sigaltstack(&ss, nullptr) == 0);
+    sigkit::signal_set set;
+    for (int n = 1; n < NSIG; ++n)
+      if (sigkit::signal{n}.catchable() && !sigkit::signal{n}.synchronous()) set.insert(sigkit::signal{n});
+    // The kernel discards a pending SIGCONT when a stop signal is sent (and
+    // the reverse): they cannot all be pending at once.
+    set.erase(sigkit::signal{SIGCONT});
+    REQUIRE(set.size() >= 50);
+    sigkit::stream s{set, {.capacity = 256}};
+    // All pending on this thread at once; unblocking them lets the kernel
+    // deliver them back to back (nested, without the mask).
+    const sigset_t all = set.to_sigset();
+    sigset_t old;
+    REQUIRE(::pthread_sigmask(SIG_BLOCK, &all, &old) == 0);
+    for (const sigkit::signal sig : set) REQUIRE(::raise(sig.number()) == 0);
+    REQUIRE(::pthread_sigmask(SIG_SETMASK, &old, nullptr) == 0);
+    sigkit::signal_set got;
+    while (const auto e = s.try_recv()) got.insert(e->signal);
+    CHECK_MESSAGE(got == set, "missing: " << (set - got).to_string());
+    CHECK(s.dropped() == 0);
+    ss.ss_flags = SS_DISABLE;
+    REQUIRE(::sigaltstack(&ss, nullptr) == 0);
+  });
+}
+
 TEST_CASE("errno is preserved across the handler, even when a chained handler changes it") {
   in_child([] {
     struct sigaction clobber {};

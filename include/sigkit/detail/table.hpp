@@ -69,6 +69,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,9 +119,8 @@ struct subscriber {
 
 /// An immutable view of one signal's subscribers, published to the handler.
 struct snapshot {
-  struct sigaction previous {};      // the disposition before sigkit
-  bool previous_needs_mask = false;  // previous has a mask or SA_NODEFER
-  std::vector<subscriber*> subs;     // take every delivery
+  struct sigaction previous {};   // the disposition before sigkit
+  std::vector<subscriber*> subs;  // take every delivery
   // Synchronous signals (SIGSEGV...) only: the subscribers (forwarders) that
   // take the deliveries another process sent with kill() or sigqueue(). A
   // real fault, and one with no live subscriber here, goes to the previous
@@ -414,11 +414,33 @@ inline bool deliver_sent_fault(int signo, siginfo_t* info, const snapshot& snap)
   return delivered;
 }
 
+/// Sets the mask the kernel would have given `prev` had it been installed
+/// itself: the mask the delivery interrupted (from `context`), prev's
+/// sa_mask, and `signo` unless SA_NODEFER. sigkit's own handler runs with
+/// every signal blocked (our_action()), which a chained handler must not
+/// inherit. No restore needed: returning from the handler restores the
+/// interrupted mask. Async-signal-safe.
+inline void mask_as_kernel_would(int signo, const void* context, const struct sigaction& prev) noexcept {
+  sigset_t interrupted;
+  if (context != nullptr)
+    interrupted = static_cast<const ucontext_t*>(context)->uc_sigmask;
+  else  // called directly, not by the kernel: our sa_mask never applied
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &interrupted);
+  sigset_t m;
+  sigemptyset(&m);
+  // Signal by signal: the kernel fills only the first bytes of uc_sigmask
+  // (its own sigset_t); the rest of glibc's larger one is not a mask.
+  for (int n = 1; n < signal_limit; ++n)
+    if (sigismember(&interrupted, n) == 1 || sigismember(&prev.sa_mask, n) == 1) sigaddset(&m, n);
+  if ((prev.sa_flags & SA_NODEFER) == 0) sigaddset(&m, signo);
+  ::pthread_sigmask(SIG_SETMASK, &m, nullptr);
+}
+
 /// Runs the disposition that was there before sigkit. `no_subscriber` says
 /// that no live subscriber saw this delivery, so SIG_DFL must be emulated.
 /// Async-signal-safe (apart from what a chained foreign handler does).
-inline void run_previous(int signo, siginfo_t* info, void* context, const struct sigaction& prev, bool needs_mask,
-                         slot& s, bool no_subscriber) noexcept {
+inline void run_previous(int signo, siginfo_t* info, void* context, const struct sigaction& prev, slot& s,
+                         bool no_subscriber) noexcept {
   if (is_ignore(prev)) {
     // The kernel does not let a process ignore a fault it raised (it
     // resets the disposition and kills); returning would re-run the
@@ -438,17 +460,7 @@ inline void run_previous(int signo, siginfo_t* info, void* context, const struct
     if (no_subscriber) emulate_default(signo);
     return;
   }
-  if (needs_mask) {
-    // Run it under its own mask, as the kernel would have. No restore needed:
-    // returning from this handler restores the interrupted mask.
-    ::pthread_sigmask(SIG_BLOCK, &prev.sa_mask, nullptr);
-    if ((prev.sa_flags & SA_NODEFER) != 0) {
-      sigset_t one;
-      sigemptyset(&one);
-      sigaddset(&one, signo);
-      ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
-    }
-  }
+  mask_as_kernel_would(signo, context, prev);
   if ((prev.sa_flags & SA_SIGINFO) != 0)
     prev.sa_sigaction(signo, info, context);
   else
@@ -472,9 +484,8 @@ inline void run_previous(int signo, siginfo_t* info, void* context, const struct
     return;
   }
   const struct sigaction prev = snap.previous;
-  const bool needs_mask = snap.previous_needs_mask;
   bucket.fetch_sub(1, std::memory_order_seq_cst);
-  run_previous(signo, info, context, prev, needs_mask, s, !delivered);
+  run_previous(signo, info, context, prev, s, !delivered);
 }
 
 /// The handler sigkit installs for every subscribed signal. Records the
@@ -519,7 +530,13 @@ extern "C" inline void sigkit_v1_handler(int signo, siginfo_t* info, void* conte
 inline struct sigaction our_action(int signo, const struct sigaction& previous) noexcept {
   struct sigaction act {};
   act.sa_sigaction = &sigkit_v1_handler;
-  sigemptyset(&act.sa_mask);
+  // Every signal blocked while the handler runs: otherwise a burst of N
+  // different signals nests N signal frames on one thread, and on a small
+  // alternate stack (SA_ONSTACK; ASan's runtime installs one, so do Rust's
+  // and programs that catch stack overflows) that overflowed it: the kernel
+  // killed the process with SIGSEGV. A chained handler gets its own mask
+  // back (mask_as_kernel_would).
+  sigfillset(&act.sa_mask);
   act.sa_flags = SA_SIGINFO | SA_ONSTACK;
   // Keep a chained handler's choice about restarting system calls (it may
   // rely on EINTR); restart otherwise.
@@ -532,12 +549,6 @@ inline struct sigaction our_action(int signo, const struct sigaction& previous) 
     if (is_ignore(previous)) act.sa_flags |= SA_NOCLDWAIT;
   }
   return act;
-}
-
-inline bool mask_is_empty(const sigset_t& set) noexcept {
-  for (int n = 1; n < signal_limit; ++n)
-    if (sigismember(&set, n) == 1) return false;
-  return true;
 }
 
 /// Names the signal and the reason no disposition can be set for it
@@ -601,8 +612,7 @@ inline void unlink_layer(slot& s, layer* l) noexcept {
 /// the layer above restores. Under the table lock.
 inline void replace_previous(int signo, slot& s, const struct sigaction& previous) {
   snapshot* old = s.current.load(std::memory_order_relaxed);
-  auto* next = new snapshot{previous, !mask_is_empty(previous.sa_mask) || (previous.sa_flags & SA_NODEFER) != 0,
-                            old != nullptr ? old->subs : std::vector<subscriber*>{},
+  auto* next = new snapshot{previous, old != nullptr ? old->subs : std::vector<subscriber*>{},
                             old != nullptr ? old->user_subs : std::vector<subscriber*>{}};
   const struct sigaction stood_for = s.withdrawn ? s.ours.below : s.ours.installed;
   const struct sigaction mine = our_action(signo, previous);
@@ -735,7 +745,6 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
   auto next = std::make_unique<snapshot>();
   if (old != nullptr) {
     next->previous = old->previous;
-    next->previous_needs_mask = old->previous_needs_mask;
     next->subs = old->subs;
     next->user_subs = old->user_subs;
   }
@@ -756,7 +765,6 @@ inline std::error_code subscribe_one(int signo, subscriber* sub) {
       const struct sigaction mine = our_action(signo, cur);
       if (sys().sigaction(signo, &mine, nullptr) != 0) return last_error();
       next->previous = cur;
-      next->previous_needs_mask = !mask_is_empty(cur.sa_mask) || (cur.sa_flags & SA_NODEFER) != 0;
       s.oneshot_used.store(false, std::memory_order_release);
       s.displaced = false;
     }
