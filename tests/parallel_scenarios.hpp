@@ -150,10 +150,8 @@ inline std::string leftovers(const pty_shell& sh, const std::vector<pid_t>& runn
   return out + ", " + std::to_string(unreaped) + " not reaped by the runner";
 }
 
-struct result {
-  bool ok = false;     ///< what sigkit-parallel promises held
-  std::string detail;  ///< what was seen, in one line
-};
+/// ok: what sigkit-parallel promises held; detail: what was seen, in one line.
+using result = scenario_result;
 
 /// Children of this process (a subreaper: orphans come back here) but the
 /// shell.

@@ -36,14 +36,10 @@ ps::runner sigkit_parallel() {
 /// Runs a scenario as a child subreaper (whatever the runner leaves behind
 /// comes back here, to be counted and reaped), with a watchdog.
 void run_scenario(const std::function<ps::result()>& body) {
-  in_child(
+  sigkit_test::in_subreaper_child(
       [&] {
-        REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
         const auto r = body();
         CHECK_MESSAGE(r.ok, r.detail);
-        int st;
-        while (::waitpid(-1, &st, WNOHANG) > 0) {
-        }
       },
       60s);
 }

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <sigkit/detail/sys.hpp>
 #include <sigkit/signal.hpp>
 
 #include <doctest/doctest.h>
@@ -139,6 +140,18 @@ child_result run_child(const std::function<void()>& body, std::chrono::milliseco
 void in_child(const std::function<void()>& body, std::chrono::milliseconds limit) {
   const child_result r = run_child(body, limit);
   CHECK_MESSAGE((r.exited && r.code == 0), "forked test body " << r.describe());
+}
+
+void in_subreaper_child(const std::function<void()>& body, std::chrono::milliseconds limit) {
+  in_child(
+      [&] {
+        REQUIRE(sigkit::detail::become_subreaper() == 0);
+        body();
+        int st = 0;
+        while (::waitpid(-1, &st, WNOHANG) > 0) {
+        }
+      },
+      limit);
 }
 
 int open_fd_count() {

@@ -61,6 +61,11 @@ child_result run_child(const std::function<void()>& body, std::chrono::milliseco
 /// run_child(), then CHECKs that the child exited 0.
 void in_child(const std::function<void()>& body, std::chrono::milliseconds limit = 20s);
 
+/// in_child() for a body that starts shells and jobs: the forked child is a
+/// child subreaper (orphaned descendants come back to it, not to init), and
+/// reaps whatever is left of them once `body` returns.
+void in_subreaper_child(const std::function<void()>& body, std::chrono::milliseconds limit);
+
 /// Waits for `pid` at most `limit`; returns its wait status, or -1 on timeout
 /// (the child is then killed and reaped).
 int wait_pid_for(pid_t pid, std::chrono::milliseconds limit);

@@ -30,14 +30,10 @@ const std::string sleeper = "sleep";
 /// Runs a scenario as a child subreaper, so that whatever the shell's jobs
 /// leave behind is ours to reap, and reaps it all.
 void run_scenario(const std::function<sigkit_test::scenario_result()>& body) {
-  in_child(
+  sigkit_test::in_subreaper_child(
       [&] {
-        REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
         const auto r = body();
         CHECK_MESSAGE(r.ok, r.detail);
-        int st;
-        while (::waitpid(-1, &st, WNOHANG) > 0) {
-        }
       },
       40s);
 }
