@@ -344,7 +344,8 @@ class child_process {
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(report[0]);
-      run_in_child(candidates, args.data(), options, tty, parent, child_mask, keep_ignored, report[1]);  // never returns
+      run_in_child(candidates, args.data(), options, tty, parent, child_mask, keep_ignored,
+                   report[1]);  // never returns
     }
     const int fork_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

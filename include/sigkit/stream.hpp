@@ -109,8 +109,9 @@ enum class queue_kind {
 
 /// Options for a stream.
 struct stream_options {
-  std::size_t capacity = 64;            // events buffered before deliveries are dropped (and counted); ring only, 1..stream::max_capacity
-  bool chain = true;                    // also run the handler that was installed before sigkit; ring only
+  std::size_t capacity =
+      64;             // events buffered before deliveries are dropped (and counted); ring only, 1..stream::max_capacity
+  bool chain = true;  // also run the handler that was installed before sigkit; ring only
   queue_kind queue = queue_kind::ring;  // where events wait (queue_kind::kernel: see stream)
   /// Ring only: wake this group's descriptor instead of one of the stream's
   /// own, so that one consumer of many streams is woken by one write per
