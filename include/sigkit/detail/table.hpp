@@ -350,7 +350,11 @@ inline void process_start() noexcept {
   state& s = global();
   for (int n = 1; n < signal_limit; ++n) {
     struct sigaction cur {};
-    if (::sigaction(n, nullptr, &cur) == 0 && is_ignore(cur)) s.ignored_at_start.insert(signal{n});
+    if (::sigaction(n, nullptr, &cur) != 0 || !is_ignore(cur)) continue;
+    try {
+      s.ignored_at_start.insert(signal{n});
+    } catch (...) {  // never: 1 <= n < signal_limit is a valid signal; insert() cannot tell
+    }
   }
   (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
