@@ -40,23 +40,9 @@ namespace {
 /// the children send to their group never reaches ctest.
 void own_group() { REQUIRE(::setpgid(0, 0) == 0); }
 
-/// Sends `signo` to this process from another one (a forwarder does not
-/// forward what its own process sends, and a fault this process sent itself
-/// kills it). The signal lands while this process waits for the sender, and
-/// sigkit keeps the previous handler's choice about SA_RESTART: under ASan
-/// (whose SIGSEGV and SIGBUS handlers lack it) the wait returns EINTR, so it
-/// is retried.
-bool send_from_other(int signo) {
-  const pid_t self = ::getpid();
-  const pid_t k = ::fork();
-  if (k == 0) ::_exit(::kill(self, signo) == 0 ? 0 : 1);
-  if (k < 0) return false;
-  int st = 0;
-  pid_t r = -1;
-  while ((r = ::waitpid(k, &st, 0)) < 0 && errno == EINTR) {
-  }
-  return r == k && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
+/// Sends `signo` to this process from another one (a fault this process
+/// sent itself would kill it).
+bool send_from_other(int signo) { return sigkit_test::send_from_another_process(::getpid(), signo); }
 
 /// A shell in a group of its own that exits with 100 + N when it gets
 /// signal N of `caught` (a trap), ready once /proc shows it catching them

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -136,6 +137,23 @@ inline char proc_state(pid_t pid) {
   std::error_code ec;
   const auto status = sigkit::inspect_status(pid, ec);
   return status ? status->state : 0;
+}
+
+/// Sends `signo` to `pid` from a forked process of its own (a forwarder or
+/// supervisor does not forward what its own process sends), and waits for
+/// that sender; true if its kill() succeeded. The wait is retried on EINTR:
+/// the signal may land here while this process waits, and under ASan (whose
+/// SIGSEGV and SIGBUS handlers lack SA_RESTART, a choice sigkit keeps) that
+/// interrupts waitpid().
+inline bool send_from_another_process(pid_t pid, int signo) {
+  const pid_t sender = ::fork();
+  if (sender == 0) ::_exit(::kill(pid, signo) == 0 ? 0 : 1);
+  if (sender < 0) return false;
+  int st = 0;
+  pid_t r = -1;
+  while ((r = ::waitpid(sender, &st, 0)) < 0 && errno == EINTR) {
+  }
+  return r == sender && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /// Parent of a process (sigkit::proc_status::ppid), 0 if it is gone.

@@ -142,18 +142,7 @@ bool readable(int fd, std::chrono::milliseconds limit) {
 /// itself is not forwarded: no loops). The wait is retried on EINTR: the
 /// signal may land here during it, and sigkit keeps the previous handler's
 /// SA_RESTART choice (ASan's SIGSEGV and SIGBUS handlers lack it).
-void send_from_outside(pid_t pid, int signo) {
-  const pid_t sender = ::fork();
-  REQUIRE(sender >= 0);
-  if (sender == 0) ::_exit(::kill(pid, signo) == 0 ? 0 : 1);
-  int st = 0;
-  pid_t r = -1;
-  while ((r = ::waitpid(sender, &st, 0)) < 0 && errno == EINTR) {
-  }
-  REQUIRE(r == sender);
-  REQUIRE(WIFEXITED(st));
-  REQUIRE(WEXITSTATUS(st) == 0);
-}
+void send_from_outside(pid_t pid, int signo) { REQUIRE(sigkit_test::send_from_another_process(pid, signo)); }
 
 // TSan's runtime aborts on a chained synchronous signal (see forward_test):
 // the user-sent fault case runs in every other build.
