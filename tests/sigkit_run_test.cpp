@@ -454,6 +454,10 @@ TEST_CASE("in its own group a child is stopped with SIGSTOP, and the group is si
     CHECK(sigkit_test::proc_state(w.child) == 'T');
     REQUIRE(::kill(w.p.pid(), SIGCONT) == 0);
     CHECK(sigkit_test::wait_state(w.child, 'T', true));
+    // The child runs again before its recorder has reported the SIGCONT:
+    // wait for that line, and only then send SIGUSR1 (pending together,
+    // the lower-numbered SIGUSR1 would be reported first).
+    CHECK(w.p.line_starting("sig SIGCONT ").has_value());
     REQUIRE(::kill(w.p.pid(), SIGUSR1) == 0);
     CHECK(w.p.line_starting("sig SIGUSR1 ").has_value());
     CHECK(count_of(w.p.lines(), "SIGCONT") == 1);  // the forwarder's continue, not a second one

@@ -40,18 +40,24 @@ namespace detail {
 struct stream_core : subscriber {
   /// With `shared_wake` (a wakeup_group's), the stream wakes that one;
   /// otherwise it opens its own (failure in `ec`).
-  stream_core(const signal_set& set, std::size_t capacity, bool chain_previous, std::shared_ptr<wakeup> shared_wake,
-              std::error_code& ec)
+  stream_core(const signal_set& set, std::size_t capacity, bool chain_previous,
+              std::shared_ptr<group_wakeup> shared_wake, const char* who, std::error_code& ec)
       : ring(capacity), shared(std::move(shared_wake)), signals(set), creator(::getpid()) {
     deliver = &stream_core::deliver_one;
     chain = chain_previous;
     if (shared) {
-      wake = shared.get();
+      shared->join(ring, who);
+      wake = &shared->wake;
     } else {
       own.emplace(ec);
       wake = &*own;
     }
   }
+  ~stream_core() {
+    if (shared) shared->leave(ring);
+  }
+  stream_core(const stream_core&) = delete;
+  stream_core& operator=(const stream_core&) = delete;
 
   /// Store, then wake. Async-signal-safe.
   static void deliver_one(subscriber* self, int signo, const siginfo_t* info) noexcept {
@@ -60,19 +66,30 @@ struct stream_core : subscriber {
     core->wake->notify();
   }
 
-  /// Drain, then act: take an event if one is there. Consumer only.
-  std::optional<event> pop() noexcept {
+  /// Drain, then act: take an event if one is there. Consumer only. In a
+  /// wakeup_group, a drain is followed by the group's re-check of every
+  /// member (wakeup_group.hpp) unless `settle` is false: a waiting recv()
+  /// settles once, when it returns.
+  std::optional<event> pop(bool settle = true) noexcept {
     event e;
     if (ring.try_pop(e)) return e;
-    wake->drain();
-    if (ring.try_pop(e)) return e;
-    return std::nullopt;
+    const bool drained = wake->drain();
+    std::optional<event> out;
+    if (ring.try_pop(e)) out = e;
+    if (drained && settle) settle_group();
+    return out;
+  }
+
+  /// In a wakeup_group: make the shared descriptor readable again if any
+  /// member holds an event. Consumer only.
+  void settle_group() noexcept {
+    if (shared) shared->rearm();
   }
 
   mpsc_ring<event> ring;
-  wakeup* wake = nullptr;          // own's, or shared's
-  std::optional<wakeup> own;       // this stream's own wakeup
-  std::shared_ptr<wakeup> shared;  // a wakeup_group's, kept alive while the stream lives
+  wakeup* wake = nullptr;                // own's, or shared's
+  std::optional<wakeup> own;             // this stream's own wakeup
+  std::shared_ptr<group_wakeup> shared;  // a wakeup_group's, kept alive while the stream lives
   std::atomic<std::uint64_t> dropped{0};
   signal_set signals;
   pid_t creator;
@@ -254,8 +271,9 @@ class stream : public detail::subscription<detail::stream_core> {
   event recv() {
     check("recv");
     if (kernel_) return kernel_->recv();
+    const settle_on_return settle{core_.get()};
     for (;;) {
-      if (auto e = core_->pop()) return *e;
+      if (auto e = core_->pop(false)) return *e;
       wait(detail::deadline::never(), "recv");
     }
   }
@@ -267,9 +285,10 @@ class stream : public detail::subscription<detail::stream_core> {
     check("recv_for");
     const auto until = detail::deadline::after(timeout);
     if (kernel_) return kernel_->recv(until);
+    const settle_on_return settle{core_.get()};
     for (;;) {
-      if (auto e = core_->pop()) return e;
-      if (until.passed() || !wait(until, "recv_for")) return core_->pop();
+      if (auto e = core_->pop(false)) return e;
+      if (until.passed() || !wait(until, "recv_for")) return core_->pop(false);
     }
   }
 
@@ -281,9 +300,10 @@ class stream : public detail::subscription<detail::stream_core> {
     if (stop.stop_requested()) return std::nullopt;
     detail::stream_core* core = core_.get();
     std::stop_callback on_stop(stop, [core]() noexcept { core->wake->notify(); });
+    const settle_on_return settle{core};
     for (;;) {
       if (stop.stop_requested()) return std::nullopt;
-      if (auto e = core->pop()) return e;
+      if (auto e = core->pop(false)) return e;
       wait(detail::deadline::never(), "recv");
     }
   }
@@ -327,7 +347,7 @@ class stream : public detail::subscription<detail::stream_core> {
     std::error_code ec;
     auto core = std::make_unique<detail::stream_core>(
         signals, options.capacity, options.chain,
-        options.shared_wakeup != nullptr ? options.shared_wakeup->wake_ : nullptr, ec);
+        options.shared_wakeup != nullptr ? options.shared_wakeup->wake_ : nullptr, who, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
     adopt(std::move(core), who);
   }
@@ -345,6 +365,18 @@ class stream : public detail::subscription<detail::stream_core> {
                              " to the parent. Create a new stream in the child.");
     }
   }
+
+  // A waiting receive drains the (perhaps shared) wakeup without the
+  // group's re-check, which it makes once on the way out (even by an
+  // exception), so that waiting on one member does not spin while another
+  // member of the group holds events.
+  struct settle_on_return {
+    explicit settle_on_return(detail::stream_core* c) noexcept : core(c) {}
+    settle_on_return(const settle_on_return&) = delete;
+    settle_on_return& operator=(const settle_on_return&) = delete;
+    ~settle_on_return() { core->settle_group(); }
+    detail::stream_core* core;
+  };
 
   // Returns true if the fd became readable, false on timeout.
   bool wait(const detail::deadline& until, const char* what) {

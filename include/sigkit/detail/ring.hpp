@@ -96,14 +96,21 @@ class mpsc_ring {
   /// Removes the oldest published record into `out`; false if there is none
   /// (or the oldest claimed cell is not published yet). One consumer only.
   bool try_pop(T& out) noexcept {
-    const std::size_t pos = head_;
+    const std::size_t pos = head_.load(std::memory_order_relaxed);
     cell& c = cells_[pos % capacity_];
     const std::size_t seq = c.seq.load(std::memory_order_acquire);
     if (seq != 2 * pos + 1) return false;
     out = c.value;
     c.seq.store(2 * (pos + capacity_), std::memory_order_release);  // free the cell
-    head_ = pos + 1;
+    head_.store(pos + 1, std::memory_order_relaxed);
     return true;
+  }
+
+  /// True if try_pop() would return a record now. The consumer's side (a
+  /// wakeup_group's consumer asks it of every member stream's ring).
+  bool poppable() const noexcept {
+    const std::size_t pos = head_.load(std::memory_order_relaxed);
+    return cells_[pos % capacity_].seq.load(std::memory_order_acquire) == 2 * pos + 1;
   }
 
  private:
@@ -119,7 +126,7 @@ class mpsc_ring {
   const std::size_t capacity_;
   std::unique_ptr<cell[]> cells_;
   alignas(cache_line) std::atomic<std::size_t> tail_{0};  // producers
-  alignas(cache_line) std::size_t head_ = 0;              // consumer
+  alignas(cache_line) std::atomic<std::size_t> head_{0};  // consumer (atomic only so that poppable() may ask)
 };
 
 }  // namespace detail
