@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Fuzzing (issue 7, item 5): builds every tests/fuzz/fuzz_<target>.cpp as a
 # libFuzzer binary with clang (-fsanitize=fuzzer,address,undefined) under
-# build/fuzz/, then runs each for SIGKIT_FUZZ_SECONDS (default 60) starting
+# build/fuzz/, then runs each for SIGKIT_FUZZ_SECONDS (default 40) starting
 # from its seed corpus tests/fuzz/corpus/<target>/. New inputs go to
 # build/fuzz/corpus/<target>/ (never into the source tree). Any crash, leak,
 # sanitizer report or failed property (__builtin_trap) fails the script; the
 # crashing input is left in build/fuzz/ as crash-<sha1>.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-seconds=${SIGKIT_FUZZ_SECONDS:-60}
+seconds=${SIGKIT_FUZZ_SECONDS:-40}
 out=build/fuzz
 mkdir -p "$out"
 command -v clang++ >/dev/null || { echo "40-fuzz: clang++ is missing (apt-get install clang)" >&2; exit 1; }
