@@ -9,7 +9,7 @@
 #                   installed files one by one (the fixture of the next ones)
 #   headers_only    the same with -DSIGKIT_BUILD_TOOLS=OFF: nothing is
 #                   compiled, only headers and package files are installed
-#   tools           the installed sigkit-run and sigkit-inspect run as the
+#   tools           the installed sigkit-run, sigkit-inspect and sigkit-parallel run as the
 #                   README shows, and `man -l` renders their installed pages
 #   find_package    the find_package/ consumer against that prefix
 #   build_tree      the find_package/ consumer against the build tree export
@@ -110,8 +110,8 @@ if(MODE STREQUAL "install" OR MODE STREQUAL "headers_only")
   set(expected ${headers} share/sigkit/sigkitConfig.cmake share/sigkit/sigkitConfigVersion.cmake
                share/sigkit/sigkitTargets.cmake share/pkgconfig/sigkit.pc)
   if(MODE STREQUAL "install")
-    list(APPEND expected bin/sigkit-run bin/sigkit-inspect share/man/man1/sigkit-run.1
-         share/man/man1/sigkit-inspect.1)
+    list(APPEND expected bin/sigkit-run bin/sigkit-inspect bin/sigkit-parallel share/man/man1/sigkit-run.1
+         share/man/man1/sigkit-inspect.1 share/man/man1/sigkit-parallel.1)
   endif()
   file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
   list(SORT expected)
@@ -165,6 +165,13 @@ elseif(MODE STREQUAL "tools")
   endfunction()
   expect_output("sigkit-run --version" "^sigkit-run ${VERSION}\n$" "${bin}/sigkit-run" --version)
   expect_output("sigkit-inspect --version" "^sigkit-inspect ${VERSION}\n$" "${bin}/sigkit-inspect" --version)
+  expect_output("sigkit-parallel --version" "^sigkit-parallel ${VERSION}\n$" "${bin}/sigkit-parallel" --version)
+  # Two commands, one failing: exit 1, the other's output kept.
+  execute_process(COMMAND "${bin}/sigkit-parallel" -j 2 -- "echo sigkit-parallel-ran" "exit 3" RESULT_VARIABLE result
+                  OUTPUT_VARIABLE out ERROR_QUIET)
+  if(NOT result EQUAL 1 OR NOT out MATCHES "sigkit-parallel-ran")
+    message(FATAL_ERROR "FAIL: sigkit-parallel -j 2 -- 'echo ...' 'exit 3' gave ${result}, stdout '${out}'")
+  endif()
   # The command's exit code and its death by a signal come back through it.
   execute_process(COMMAND "${bin}/sigkit-run" -- sh -c "exit 42" RESULT_VARIABLE result)
   if(NOT result EQUAL 42)
@@ -186,7 +193,7 @@ elseif(MODE STREQUAL "tools")
   set(ENV{MANPAGER} cat)
   set(ENV{MANWIDTH} 80)
   set(ENV{LC_ALL} C)  # plain ASCII: \- renders as -, not as U+2212
-  foreach(tool IN ITEMS sigkit-run sigkit-inspect)
+  foreach(tool IN ITEMS sigkit-run sigkit-inspect sigkit-parallel)
     expect_output("man -l ${tool}.1" "NAME\n +${tool} +- .*OPTIONS.*--version" "${MAN_PROGRAM}" --warnings -l
                   "${prefix}/share/man/man1/${tool}.1")
     expect_output("man -M <prefix>/share/man ${tool}" "NAME\n +${tool} +- " "${MAN_PROGRAM}" -M "${prefix}/share/man" ${tool})
