@@ -1,4 +1,5 @@
-// Fork storms (issue 7, item 3): fork/exec 500 children while signals
+// Fork storms (issue 7, item 3): fork/exec 500 children (150 in the
+// sanitizer builds; SIGKIT_FORK_STORM_CHILDREN sets another count) while signals
 // arrive, and forked (not exec'd) children that touch what they inherited.
 // Proves: no child's signal wakes the parent's streams; no sigkit
 // descriptor leaks into an exec'd child (a helper lists its own fds); an
@@ -44,7 +45,14 @@ int children_to_fork() {
     const int v = std::atoi(s);
     if (v > 0) return v;
   }
+#if defined(SIGKIT_TEST_SANITIZED)
+  // Each exec'd helper pays the sanitizer runtime's start-up: 500 take about
+  // 100 s there on a 2-core machine. The storm's properties do not depend on
+  // the count; the g++ and clang builds fork 500.
+  return 150;
+#else
   return 500;
+#endif
 }
 
 // This process's descriptors that an exec'd child inherits (no FD_CLOEXEC).
@@ -107,8 +115,8 @@ void foreign_handler(int) {
 }  // namespace
 
 TEST_CASE(
-    "500 children fork and exec while signals arrive: no parent wakeup from a child, no leaked fd, clean "
-    "mask") {
+    "hundreds of children fork and exec while signals arrive: no parent wakeup from a child, no leaked fd, "
+    "clean mask") {
   const int children = children_to_fork();
   in_child(
       [children] {
