@@ -762,6 +762,105 @@ TEST_CASE("the forwarding rules: terminal-typed, self, child and group senders")
   CHECK(sigkit::detail::job_stop_to_send(SIGTTIN, false) == SIGTTIN);
 }
 
+TEST_CASE("a pausable deadline saturates: a huge duration never fires, and pausing or resuming it does not wrap") {
+  using clock = std::chrono::steady_clock;
+  const auto now = clock::now();
+  const auto far = now + std::chrono::hours(24 * 365 * 100);
+  for (const auto after : {clock::duration::max(), clock::duration::max() / 2, clock::duration::max() - 1s}) {
+    CAPTURE(after.count());
+    sigkit::detail::pausable_deadline d;
+    d.arm(after, false, now);
+    CHECK(d.armed());
+    CHECK_FALSE(d.expired(now));
+    CHECK_FALSE(d.expired(far));
+    d.pause(now + 1s);
+    d.resume(now + 10s);
+    CHECK_FALSE(d.expired(far));
+    d.arm(after, true, now);  // armed paused, then resumed
+    d.resume(now + 5s);
+    CHECK_FALSE(d.expired(far));
+  }
+}
+
+TEST_CASE("every supervisor duration, from nanoseconds::min() to max(), means what it says") {
+  using ns = std::chrono::nanoseconds;
+  in_child(
+      [] {
+        isolate();
+        // A child timeout of zero or less is no timeout; a huge one never
+        // fires. The child ends by itself, not timed out.
+        for (const ns t : {ns::min(), ns{-1}, ns::zero(), ns::max(), ns::max() - ns{1}}) {
+          CAPTURE(t.count());
+          sigkit::supervisor sup({.timeout = t});
+          const auto id = sup.spawn({"sleep", "0.2"});
+          const auto own = sup.spawn({"sleep", "0.2"}, {.timeout = t});
+          std::map<std::uint64_t, sigkit::child_end> ends;
+          for (const auto& e : sup) ends[e.id] = e;
+          REQUIRE(ends.size() == 2);
+          for (const auto k : {id, own}) {
+            CHECK_FALSE(ends[k].timed_out);
+            CHECK(ends[k].status.exited());
+            CHECK(ends[k].status.code() == 0);
+          }
+        }
+        // A huge grace after a timeout's SIGTERM: no SIGKILL from the
+        // supervisor (the test kills the child itself once it is sure).
+        for (const ns g : {ns::max(), ns::max() - ns{1}}) {
+          CAPTURE(g.count());
+          report_pipe r;
+          std::atomic<bool> termed{false};
+          sigkit::supervisor sup({.timeout_grace = g, .log = [&](const std::string& line) {
+                                    if (line.find("timed out") != std::string::npos) termed = true;
+                                  }});
+          auto child = spawn_probe(r, {"--ignore", "TERM"});
+          const auto members = r.ready(1);
+          sup.adopt(std::move(child), {.timeout = 50ms});
+          REQUIRE(sigkit_test::wait_until([&] { return termed.load(); }, 10s));
+          CHECK_FALSE(sup.next_for(500ms).has_value());  // not killed: still running
+          ::kill(members.front(), SIGKILL);
+          const auto e = sup.next();
+          REQUIRE(e.has_value());
+          CHECK(e->timed_out);
+          CHECK_FALSE(e->killed);
+        }
+        // A huge shutdown grace: no SIGKILL on a timer; a second SIGINT
+        // still kills at once.
+        {
+          report_pipe r;
+          sigkit::supervisor sup({.shutdown_grace = ns::max()});
+          sup.spawn(r.probe({"--ignore", "INT"}));
+          const auto members = r.ready(1);
+          send_from_outside(::getpid(), SIGINT);
+          REQUIRE(sigkit_test::wait_until([&] { return sup.shutting_down(); }, 10s));
+          CHECK_FALSE(sup.next_for(500ms).has_value());
+          CHECK(sup.running() == 1);
+          send_from_outside(::getpid(), SIGINT);
+          const auto e = sup.next();
+          REQUIRE(e.has_value());
+          CHECK(e->killed);
+          reap_orphans();
+        }
+        // next_for: zero or less looks once; huge waits for the end.
+        {
+          sigkit::supervisor sup;
+          sup.spawn({"sleep", "0.3"});
+          for (const ns t : {ns::min(), ns{-1}, ns::zero()}) {
+            CAPTURE(t.count());
+            const auto t0 = std::chrono::steady_clock::now();
+            CHECK_FALSE(sup.next_for(t).has_value());
+            CHECK(std::chrono::steady_clock::now() - t0 < 250ms);
+          }
+          const auto e = sup.next_for(ns::max());
+          REQUIRE(e.has_value());
+          CHECK(e->status.exited());
+          sup.spawn({"sleep", "0.3"});
+          const auto e2 = sup.next_for(ns::max() - ns{1});
+          CHECK(e2.has_value());
+        }
+      },
+      60s);
+}
+
 TEST_CASE("a pausable deadline does not run while paused") {
   using clock = std::chrono::steady_clock;
   sigkit::detail::pausable_deadline d;

@@ -52,6 +52,8 @@
 #include "child_process.hpp"
 #include "detail/deadline.hpp"
 #include "detail/direct_queue.hpp"
+#include "detail/forward_rules.hpp"
+#include "detail/pausable_deadline.hpp"
 #include "detail/synchronous_signals.hpp"
 #include "detail/sys.hpp"
 #include "detail/terminal_return.hpp"
@@ -257,44 +259,33 @@ struct followed_child {
 
 /// forward_options::kill_after's clock: armed by the first terminating
 /// request, paused while the child is stopped (time spent stopped does not
-/// count), disarmed once it has fired.
+/// count), disarmed once it has fired. A pausable_deadline that is armed
+/// once.
 class kill_timer {
  public:
   /// Arms the clock for `after` (zero or less: never) unless it is armed
   /// already; paused at once if the child is stopped now.
   void arm(std::chrono::nanoseconds after, bool child_stopped) noexcept {
     if (after <= std::chrono::nanoseconds::zero() || armed()) return;
-    if (child_stopped)
-      left_ = after;
-    else
-      due_ = deadline::after(after);
+    clock_.arm(after, child_stopped, pausable_deadline::clock::now());
   }
   /// Armed: running or paused (a second terminating request kills at once).
-  bool armed() const noexcept { return due_ || left_; }
-  bool running() const noexcept { return due_.has_value(); }
-  bool paused() const noexcept { return left_.has_value(); }
+  bool armed() const noexcept { return clock_.armed(); }
+  bool running() const noexcept { return clock_.running(); }
+  bool paused() const noexcept { return clock_.paused(); }
   /// When it fires (never() unless running).
-  deadline due() const noexcept { return due_ ? *due_ : deadline::never(); }
+  deadline due() const noexcept {
+    const auto at = clock_.due();
+    return at ? deadline::from(*at, std::chrono::nanoseconds::zero()) : deadline::never();
+  }
   /// The child stopped: keep what is left.
-  void pause() noexcept {
-    if (!due_) return;
-    left_ = due_->left();
-    due_.reset();
-  }
+  void pause() noexcept { clock_.pause(pausable_deadline::clock::now()); }
   /// The child continued: run again for what was left.
-  void resume() noexcept {
-    if (!left_) return;
-    due_ = deadline::after(*left_);
-    left_.reset();
-  }
-  void disarm() noexcept {
-    due_.reset();
-    left_.reset();
-  }
+  void resume() noexcept { clock_.resume(pausable_deadline::clock::now()); }
+  void disarm() noexcept { clock_.disarm(); }
 
  private:
-  std::optional<deadline> due_;
-  std::optional<std::chrono::nanoseconds> left_;
+  pausable_deadline clock_;
 };
 
 /// The controlling terminal a child's group was given
@@ -437,14 +428,13 @@ class forwarder {
     }
 
     /// Why an event must not be forwarded, or nullptr.
+    /// The supervisor's rules (detail/forward_rules.hpp), and one of the
+    /// forwarder's own: its signal-driven descriptors' SIGIO is not passed on.
     const char* skip_reason(const event& e) const {
+      const detail::forward_target target{child.pid, child.pgid, options.to_group};
       const pid_t sender = e.from.pid;
-      if (e.from.code == SI_KERNEL && sender == 0 && !child.owns_group && child.pgid == ::getpgrp())
-        return "typed at the terminal, which delivered it to the child's group already";
-      if (e.from_user() && sender == owner) return "sent by this process";
-      if (e.from_user() && sender == child.pid) return "sent by the child";
-      if (e.from_user() && options.to_group && sender > 0 && ::getpgid(sender) == child.pgid)
-        return "sent from the child's process group";
+      const pid_t sender_pgid = target.whole_group && e.from_user() && sender > 0 ? ::getpgid(sender) : -1;
+      if (const char* why = detail::forward_skip_reason(e, target, owner, ::getpgrp(), sender_pgid)) return why;
       if (detail::own_descriptor_readiness(e)) return "raised by the kernel for a descriptor of this process";
       return nullptr;
     }
@@ -546,8 +536,8 @@ class forwarder {
       if (signo == 0) return;
       if (signo == SIGCONT) {
         forward_continue();
-      } else if (signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU) {
-        send(child.owns_group && options.job_control ? SIGSTOP : signo);
+      } else if (detail::is_job_stop(signo)) {
+        send(options.job_control ? detail::job_stop_to_send(signo, child.owns_group) : signo);
       } else {
         forward(signo, terminating);
       }

@@ -47,10 +47,13 @@
 //     longer signalled. Nobody else in the process may reap our children
 //     (waitpid(-1) elsewhere breaks this, as it breaks child_process).
 //
-// The forwarding rules shared with forwarder (forward.hpp) are small free
-// functions below (forward_skip_reason, job_stop_to_send, pausable_deadline,
-// next_state_change, stop_this_process; take_terminal_from and
-// return_terminal_to are in detail/terminal_return.hpp, used by both).
+// The forwarding rules shared with forwarder (forward.hpp) are in
+// detail/forward_rules.hpp (forward_skip_reason, job_stop_to_send,
+// is_job_stop); take_terminal_from and return_terminal_to in
+// detail/terminal_return.hpp; the clock of timeouts and grace periods,
+// pausable_deadline, in detail/pausable_deadline.hpp. The supervisor's own
+// pieces are small free functions below (next_state_change,
+// stop_this_process).
 #pragma once
 
 #include <poll.h>
@@ -81,6 +84,9 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "detail/deadline.hpp"
+#include "detail/forward_rules.hpp"
+#include "detail/pausable_deadline.hpp"
 #include "detail/synchronous_signals.hpp"
 #include "detail/terminal_return.hpp"
 #include "error.hpp"
@@ -168,88 +174,6 @@ struct child_end {
 };
 
 namespace detail {
-
-/// SIGTSTP, SIGTTIN and SIGTTOU: the requests to stop a job.
-constexpr bool is_job_stop(int signo) noexcept { return signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU; }
-
-/// Where a forwarded signal goes: one process, or its whole group.
-struct forward_target {
-  pid_t pid = -1;            ///< the child
-  pid_t pgid = -1;           ///< its process group
-  bool whole_group = false;  ///< signalled with kill(-pgid)
-};
-
-/// Why `e` must not be forwarded to `t`, or nullptr. `self` and `self_pgrp`
-/// are this process and its group; `sender_pgid` the sender's group (-1 if
-/// not from a user, or gone). The forwarder's rules:
-///  - typed at the terminal (si_code SI_KERNEL, no sender) for a target in
-///    this process's group: the terminal delivered it there already;
-///  - sent by this process, by the target, or (for a group) by a member of
-///    the target's group: not sent back (no loops).
-inline const char* forward_skip_reason(const event& e, const forward_target& t, pid_t self, pid_t self_pgrp,
-                                       pid_t sender_pgid) noexcept {
-  const pid_t sender = e.from.pid;
-#if defined(SI_KERNEL)
-  if (e.from.code == SI_KERNEL && sender == 0 && t.pgid == self_pgrp)
-    return "typed at the terminal, which delivered it to the child's group already";
-#else
-  (void)self_pgrp;
-#endif
-  if (!e.from_user()) return nullptr;
-  if (sender == self) return "sent by this process";
-  if (sender == t.pid) return "sent by the child";
-  if (t.whole_group && sender_pgid > 0 && sender_pgid == t.pgid) return "sent from the child's process group";
-  return nullptr;
-}
-
-/// What stops a target for job control: SIGSTOP for a whole group (a group
-/// of its own may be orphaned, where the kernel discards TSTP/TTIN/TTOU,
-/// and a child must not be able to refuse the job's stop), else the request
-/// itself (a child in this process's group stops as the terminal made it).
-constexpr int job_stop_to_send(int requested, bool whole_group) noexcept { return whole_group ? SIGSTOP : requested; }
-
-/// A deadline that does not run while paused: the forwarder's kill_after
-/// and the supervisor's timeouts and grace periods. Not thread-safe.
-class pausable_deadline {
- public:
-  using clock = std::chrono::steady_clock;
-
-  /// Fires `after` from now, or, if `paused`, that long after resume().
-  void arm(clock::duration after, bool paused, clock::time_point now) noexcept {
-    if (paused) {
-      at_.reset();
-      left_ = after;
-    } else {
-      at_ = now + after;
-      left_.reset();
-    }
-  }
-  void disarm() noexcept {
-    at_.reset();
-    left_.reset();
-  }
-  /// Stops the clock (no-op unless running).
-  void pause(clock::time_point now) noexcept {
-    if (!at_) return;
-    left_ = std::max(clock::duration::zero(), *at_ - now);
-    at_.reset();
-  }
-  /// Restarts the clock with what was left (no-op unless paused).
-  void resume(clock::time_point now) noexcept {
-    if (!left_) return;
-    at_ = now + *left_;
-    left_.reset();
-  }
-  bool armed() const noexcept { return at_.has_value() || left_.has_value(); }
-  bool paused() const noexcept { return left_.has_value(); }
-  /// When it fires, if it is running.
-  std::optional<clock::time_point> due() const noexcept { return at_; }
-  bool expired(clock::time_point now) const noexcept { return at_ && now >= *at_; }
-
- private:
-  std::optional<clock::time_point> at_;  // running: fires then
-  std::optional<clock::duration> left_;  // paused: this much is left
-};
 
 /// A stop or continue of a child, as waitid() reports it.
 enum class state_change { none, stopped, continued };
@@ -1031,7 +955,14 @@ class supervisor {
   /// (running() tells which).
   std::optional<child_end> next_for(std::chrono::nanoseconds timeout) {
     std::unique_lock lock(st_->mu);
-    st_->ended_cv.wait_for(lock, timeout, [this] { return !st_->ended.empty() || st_->children.empty(); });
+    const auto done = [this] { return !st_->ended.empty() || st_->children.empty(); };
+    // Not wait_for: it adds `timeout` to now() unchecked, and a huge timeout
+    // wraps into the past (it would return at once).
+    const auto until = detail::deadline::after(timeout);
+    if (until.forever())
+      st_->ended_cv.wait(lock, done);
+    else
+      st_->ended_cv.wait_until(lock, until.when(), done);
     return st_->pop_end();
   }
   /// A descriptor that is readable while an end is queued (poll it, then
