@@ -29,6 +29,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../common/duration.hpp"
+
 namespace {
 
 constexpr int exit_ok = 0;
@@ -66,19 +68,6 @@ the signal (SIGINT, SIGTERM, SIGHUP or SIGQUIT).
 [[noreturn]] void usage_error(const std::string& message) {
   std::cerr << "sigkit-parallel: " << message << " (see --help)\n";
   std::exit(exit_usage);  // NOLINT(concurrency-mt-unsafe): before any thread
-}
-
-/// "10s", "500ms", "2m", "1.5" (seconds) as a duration; nullopt if not one.
-std::optional<std::chrono::nanoseconds> duration_of(std::string_view text) {
-  double value = 0;
-  const char* end = text.data() + text.size();
-  const auto [rest, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || value < 0) return std::nullopt;
-  static constexpr std::pair<std::string_view, double> units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"m", 60}};
-  for (const auto& [unit, seconds] : units)
-    if (std::string_view(rest, static_cast<std::size_t>(end - rest)) == unit)
-      return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(value * seconds));
-  return std::nullopt;
 }
 
 std::string seconds(std::chrono::nanoseconds d) {
@@ -167,8 +156,9 @@ settings parse(int argc, char** argv) {
     };
     auto duration = [&]() {
       const std::string_view text = value();
-      const auto d = duration_of(text);
-      if (!d) usage_error("bad duration '" + std::string(text) + "' (try 30s, 500ms or 2m)");
+      std::string why;
+      const auto d = sigkit_tools::parse_duration(text, why);
+      if (!d) usage_error(why);
       return *d;
     };
     if (arg == "--") {

@@ -15,13 +15,14 @@
 #define SIGKIT_RUN_VERSION "(version unknown)"
 #endif
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "../common/duration.hpp"
 
 namespace {
 
@@ -88,22 +89,10 @@ not executable), 127 (command not found).
 }
 
 std::chrono::nanoseconds parse_duration(std::string_view text) {
-  double value = 0;
-  const auto* end = text.data() + text.size();
-  const auto [p, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || !(value >= 0)) fail("bad duration '" + std::string(text) + "' (try 10s, 500ms or 2m)");
-  const std::string_view unit(p, static_cast<std::size_t>(end - p));
-  double seconds = value;
-  if (unit == "ms")
-    seconds = value / 1000;
-  else if (unit == "m")
-    seconds = value * 60;
-  else if (unit != "s" && !unit.empty())
-    fail("bad duration unit '" + std::string(unit) + "' in '" + std::string(text) + "' (use ms, s or m)");
-  // Longer than nanoseconds can count (292 years): the longest there is,
-  // which sigkit takes as "never" (converting it would overflow).
-  if (seconds >= 9.2e9) return std::chrono::nanoseconds::max();
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds));
+  std::string why;
+  const auto d = sigkit_tools::parse_duration(text, why);
+  if (!d) fail(why);
+  return *d;
 }
 
 sigkit::signal parse_signal(std::string_view text) {
