@@ -5,6 +5,8 @@
 // time also has a noexcept overload taking std::error_code&.
 #pragma once
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <new>
 #include <stdexcept>
@@ -65,6 +67,17 @@ auto capture_error(std::error_code& ec, F&& f) noexcept -> decltype(f()) {
     ec = current_exception_code();
   }
   if constexpr (!std::is_void_v<decltype(f())>) return {};
+}
+
+/// The error for an object used in a forked child of the process that made
+/// it: "sigkit::<what>: this <thing> was made by process <creator> and is
+/// inert in this forked child (pid <pid>): <why>. Create a new <thing> in
+/// the child."
+[[noreturn]] inline void throw_inert_in_child(const std::string& what, const char* thing, long creator,
+                                              const std::string& why) {
+  throw std::logic_error("sigkit::" + what + ": this " + thing + " was made by process " + std::to_string(creator) +
+                         " and is inert in this forked child (pid " + std::to_string(::getpid()) + "): " + why +
+                         ". Create a new " + thing + " in the child.");
 }
 
 }  // namespace detail

@@ -357,12 +357,10 @@ class stream : public detail::subscription<detail::stream_core> {
       throw std::logic_error(std::string("sigkit::stream::") + what + ": the stream is empty (moved from or closed)");
     const std::uint64_t made_in = core_ ? core_->incarnation : kernel_->incarnation();
     if (made_in != detail::current_incarnation()) {
-      const pid_t creator = core_ ? core_->creator : kernel_->creator();
-      throw std::logic_error(std::string("sigkit::stream::") + what + ": this stream was made by process " +
-                             std::to_string(creator) + " and is inert in this forked child (pid " +
-                             std::to_string(::getpid()) + "): its " +
-                             (core_ ? "wakeups belong" : "signal descriptors read the queue that belongs") +
-                             " to the parent. Create a new stream in the child.");
+      detail::throw_inert_in_child(std::string("stream::") + what, "stream",
+                                   core_ ? core_->creator : kernel_->creator(),
+                                   core_ ? "its wakeups belong to the parent"
+                                         : "its signal descriptors read the queue that belongs to the parent");
     }
   }
 

@@ -56,11 +56,7 @@ struct group_wakeup {
   /// Throws std::logic_error in a forked child (the descriptor belongs to
   /// the parent), std::bad_alloc.
   void join(const mpsc_ring<event>& ring, const char* who) {
-    if (::getpid() != owner)
-      throw std::logic_error(std::string("sigkit::") + who + ": the wakeup_group was made by process " +
-                             std::to_string(owner) + " and is inert in this forked child (pid " +
-                             std::to_string(::getpid()) + "): its descriptor belongs to the parent. " +
-                             "Create a new wakeup_group in the child.");
+    if (::getpid() != owner) throw_inert_in_child(who, "wakeup_group", owner, "its descriptor belongs to the parent");
     const std::lock_guard hold(lock);
     members.push_back(&ring);
   }
