@@ -92,30 +92,48 @@ TEST_CASE("a SIGTERM sent to sigkit-parallel ends every command, and sigkit-para
 }
 
 TEST_CASE("durations at the limits: nan is refused, a tiny positive --timeout fires, a huge one never does") {
+  in_child(
+      [] {
+        REQUIRE(::setpgid(0, 0) == 0);
+        REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+        for (const char* bad : {"nan", "-1", "-inf", "5x"}) {
+          CAPTURE(bad);
+          sigkit_test::process p({tool(), "--timeout", bad, "--", "true"});
+          const int st = p.wait(10000ms);
+          REQUIRE(WIFEXITED(st));
+          CHECK(WEXITSTATUS(st) == 2);  // a usage error, nothing run
+        }
+        // 1e-12 s is one nanosecond, not "no timeout" (zero is none).
+        sigkit_test::process tiny({tool(), "--timeout", "1e-12", "--grace", "0", "--", "exec sleep 30"});
+        const int tiny_st = tiny.wait(20000ms);
+        REQUIRE(WIFEXITED(tiny_st));
+        CHECK(WEXITSTATUS(tiny_st) == 1);  // the command timed out
+        // Past what nanoseconds count: never; the command ends by itself.
+        for (const char* huge : {"1e12", "inf", "1e400"}) {
+          CAPTURE(huge);
+          sigkit_test::process p({tool(), "--timeout", huge, "--grace", huge, "--", "sleep 0.2"});
+          const int st = p.wait(20000ms);
+          REQUIRE(WIFEXITED(st));
+          CHECK(WEXITSTATUS(st) == 0);
+        }
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+      },
+      90s);  // longer than the waits above together, so that they, not the watchdog, say what went wrong
+}
+
+TEST_CASE("--grace 0: a command that ignores the first SIGTERM is killed at once") {
   in_child([] {
     REQUIRE(::setpgid(0, 0) == 0);
     REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
-    for (const char* bad : {"nan", "-1", "-inf", "5x"}) {
-      CAPTURE(bad);
-      sigkit_test::process p({tool(), "--timeout", bad, "--", "true"});
-      const int st = p.wait(10000ms);
-      REQUIRE(WIFEXITED(st));
-      CHECK(WEXITSTATUS(st) == 2);  // a usage error, nothing run
-    }
-    // 1e-12 s is one nanosecond, not "no timeout" (zero is none).
-    sigkit_test::process tiny({tool(), "--timeout", "1e-12", "--grace", "0", "--", "exec sleep 30"});
-    const int tiny_st = tiny.wait(20000ms);
-    REQUIRE(WIFEXITED(tiny_st));
-    CHECK(WEXITSTATUS(tiny_st) == 1);  // the command timed out
-    // Past what nanoseconds count: never; the command ends by itself.
-    for (const char* huge : {"1e12", "inf", "1e400"}) {
-      CAPTURE(huge);
-      sigkit_test::process p({tool(), "--timeout", huge, "--grace", huge, "--", "sleep 0.2"});
-      const int st = p.wait(20000ms);
-      REQUIRE(WIFEXITED(st));
-      CHECK(WEXITSTATUS(st) == 0);
-    }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
+    sigkit_test::process p({tool(), "--grace", "0", "--", "trap '' TERM; echo ready $$; exec sleep 30"});
+    const auto l = p.line_starting("ready ");
+    REQUIRE(l.has_value());
+    const pid_t command = std::stoi(l->substr(6));
+    REQUIRE(::kill(p.pid(), SIGTERM) == 0);
+    const int st = p.wait(10000ms);  // a grace of zero read as "no timer" would leave it for 30 s
+    CHECK(WIFSIGNALED(st));
+    CHECK(WTERMSIG(st) == SIGTERM);
+    CHECK(sigkit_test::proc_state(command) == 0);  // killed and reaped
   });
 }

@@ -780,6 +780,23 @@ TEST_CASE("a pausable deadline saturates: a huge duration never fires, and pausi
     d.resume(now + 5s);
     CHECK_FALSE(d.expired(far));
   }
+  sigkit::detail::pausable_deadline never;
+  never.arm(clock::duration::max(), false, now);
+  REQUIRE(never.due().has_value());
+  CHECK(*never.due() == clock::time_point::max());
+  never.pause(now + 1s);
+  never.resume(now + 2s);
+  REQUIRE(never.due().has_value());
+  CHECK(*never.due() == clock::time_point::max());
+  for (const auto before : {clock::duration::min(), clock::duration(-1), clock::duration::zero()}) {
+    CAPTURE(before.count());
+    sigkit::detail::pausable_deadline d;
+    d.arm(before, false, now);
+    CHECK(d.expired(now));  // zero or less: due at once
+    d.arm(before, true, now);
+    d.resume(now);
+    CHECK(d.expired(now));
+  }
 }
 
 TEST_CASE("every supervisor duration, from nanoseconds::min() to max(), means what it says") {
@@ -823,6 +840,19 @@ TEST_CASE("every supervisor duration, from nanoseconds::min() to max(), means wh
           CHECK(e->timed_out);
           CHECK_FALSE(e->killed);
         }
+        // A grace of zero or less after a timeout: SIGKILL at once.
+        for (const ns g : {ns::min(), ns{-1}, ns::zero()}) {
+          CAPTURE(g.count());
+          report_pipe r;
+          sigkit::supervisor sup({.timeout_grace = g});
+          auto child = spawn_probe(r, {"--ignore", "TERM"});
+          r.ready(1);
+          sup.adopt(std::move(child), {.timeout = 50ms});
+          const auto e = sup.next_for(20s);
+          REQUIRE(e.has_value());
+          CHECK(e->timed_out);
+          CHECK(e->killed);
+        }
         // A huge shutdown grace: no SIGKILL on a timer; a second SIGINT
         // still kills at once.
         {
@@ -840,22 +870,28 @@ TEST_CASE("every supervisor duration, from nanoseconds::min() to max(), means wh
           CHECK(e->killed);
           reap_orphans();
         }
-        // next_for: zero or less looks once; huge waits for the end.
-        {
+        // next_for: zero or less looks once (the child runs until this test
+        // ends it); huge waits for the end.
+        for (const ns huge : {ns::max(), ns::max() - ns{1}}) {
+          CAPTURE(huge.count());
+          report_pipe r;
           sigkit::supervisor sup;
-          sup.spawn({"sleep", "0.3"});
+          sup.spawn(r.probe());
+          const auto members = r.ready(1);
           for (const ns t : {ns::min(), ns{-1}, ns::zero()}) {
             CAPTURE(t.count());
             const auto t0 = std::chrono::steady_clock::now();
             CHECK_FALSE(sup.next_for(t).has_value());
-            CHECK(std::chrono::steady_clock::now() - t0 < 250ms);
+            CHECK(std::chrono::steady_clock::now() - t0 < 5s);  // did not wait for the child
           }
-          const auto e = sup.next_for(ns::max());
+          std::thread ender([&] {
+            std::this_thread::sleep_for(200ms);  // next_for(huge) is waiting by then, or returns at once if broken
+            ::kill(members.front(), SIGKILL);
+          });
+          const auto e = sup.next_for(huge);
+          ender.join();
           REQUIRE(e.has_value());
-          CHECK(e->status.exited());
-          sup.spawn({"sleep", "0.3"});
-          const auto e2 = sup.next_for(ns::max() - ns{1});
-          CHECK(e2.has_value());
+          CHECK(e->status.signal() == sigkit::signal{SIGKILL});
         }
       },
       60s);

@@ -51,9 +51,23 @@ TEST_CASE("zero is zero, and a positive duration is never read as zero") {
   }
 }
 
+TEST_CASE("decimal values are rounded to the nearest nanosecond, not truncated") {
+  CHECK(parse("1.001") == ns(1'001'000'000));
+  CHECK(parse("8.2ms") == ns(8'200'000));
+  CHECK(parse("1001ms") == ns(1'001'000'000));
+  CHECK(parse("0.1") == ns(100'000'000));
+  CHECK(parse("2.6e-9") == ns(3));
+}
+
 TEST_CASE("a duration past what nanoseconds can count is nanoseconds::max(), never a wrapped value") {
   CHECK(parse("9e9") == ns(std::chrono::seconds(9'000'000'000LL)));
-  for (const char* huge : {"9.2e9", "1e12", "1e300", "1e400", "inf", "infinity", "1e300m", "1e307m", "1e12ms"}) {
+  // The largest that still fits (2^63 ns is 9.223372036854775808e9 s).
+  const auto below = parse("9.2233720368547e9");
+  REQUIRE(below.has_value());
+  CHECK(*below < ns::max());
+  CHECK(*below > ns(std::chrono::seconds(9'223'372'036LL)));
+  for (const char* huge :
+       {"9.2233720368548e9", "9.3e9", "1e12", "1e300", "1e400", "inf", "infinity", "1e300m", "1e307m", "1e12ms"}) {
     CAPTURE(huge);
     const auto d = parse(huge);
     REQUIRE(d.has_value());

@@ -4,13 +4,15 @@
 //
 // Boundaries: zero is zero (each tool says what zero means for its option);
 // a positive value too small for a nanosecond is one nanosecond, never zero;
-// a value past what nanoseconds can count (about 292 years), "inf" included,
-// is nanoseconds::max(), which sigkit takes as "never". Negative values,
+// a value past what nanoseconds can count (2^63 ns, about 292 years), "inf"
+// included, is nanoseconds::max(), which sigkit takes as "never"; others are
+// rounded to the nearest nanosecond. Negative values,
 // "nan", an empty text and unknown units are refused.
 #pragma once
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -49,9 +51,13 @@ inline std::optional<std::chrono::nanoseconds> parse_duration(std::string_view t
     why = "bad duration unit '" + std::string(unit) + "' in '" + std::string(text) + "' (use ms, s or m)";
     return std::nullopt;
   }
-  // Beyond nanoseconds' range (9.22e9 s) converting would overflow.
-  if (seconds >= 9.2e9) return std::chrono::nanoseconds::max();
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds));
+  // From 2^63 ns on (about 9.22e9 s), converting would overflow. 2^63 is
+  // exact in a double; the next double below it converts exactly.
+  const double nanoseconds = seconds * 1e9;
+  if (!(nanoseconds < 0x1p63)) return std::chrono::nanoseconds::max();
+  // Rounded, not truncated: 1.001 s is 1 001 000 000 ns, although its double
+  // times 1e9 lies just below that.
+  const auto ns = std::chrono::nanoseconds(std::llround(nanoseconds));
   if (ns.count() == 0 && value > 0) return std::chrono::nanoseconds(1);
   return ns;
 }

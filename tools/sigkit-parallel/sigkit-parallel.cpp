@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -55,7 +56,8 @@ options:
   -t, --timeout DUR   SIGTERM a command's process group once it has run DUR
                       (e.g. 30s, 500ms, 2m); SIGKILL after the grace period
   -g, --grace DUR     between SIGTERM and SIGKILL, for --timeout and after
-                      the first Ctrl-C or SIGTERM (default 5s)
+                      the first Ctrl-C or SIGTERM (default 5s; 0: SIGKILL at
+                      once)
   -v, --verbose       log every start, end and signal decision to stderr
   -h, --help          this text
       --version       sigkit's version
@@ -184,7 +186,10 @@ settings parse(int argc, char** argv) {
     } else if (arg == "-t" || arg == "--timeout") {
       s.supervise.timeout = duration();
     } else if (arg == "-g" || arg == "--grace") {
-      s.supervise.shutdown_grace = s.supervise.timeout_grace = duration();
+      s.supervise.timeout_grace = duration();
+      // The supervisor reads a shutdown grace of zero as "no SIGKILL timer";
+      // for this tool zero means what it means after a timeout: at once.
+      s.supervise.shutdown_grace = std::max(s.supervise.timeout_grace, std::chrono::nanoseconds(1));
     } else if (arg == "-v" || arg == "--verbose") {
       s.verbose = true;
     } else {
