@@ -433,8 +433,14 @@ class forwarder {
     const char* skip_reason(const event& e) const {
       const detail::forward_target target{child.pid, child.pgid, options.to_group};
       const pid_t sender = e.from.pid;
-      const pid_t sender_pgid = target.whole_group && e.from_user() && sender > 0 ? ::getpgid(sender) : -1;
-      if (const char* why = detail::forward_skip_reason(e, target, owner, ::getpgrp(), sender_pgid)) return why;
+      // The two lookups are system calls on the forwarding path: made only
+      // when the rule that reads them can apply (-1 is "no group": neither
+      // rule then matches).
+      const bool typed_at_terminal = e.from.code == SI_KERNEL && sender == 0;
+      const pid_t self_pgrp = typed_at_terminal ? ::getpgrp() : -1;
+      const bool from_another = e.from_user() && sender > 0 && sender != owner && sender != child.pid;
+      const pid_t sender_pgid = target.whole_group && from_another ? ::getpgid(sender) : -1;
+      if (const char* why = detail::forward_skip_reason(e, target, owner, self_pgrp, sender_pgid)) return why;
       if (detail::own_descriptor_readiness(e)) return "raised by the kernel for a descriptor of this process";
       return nullptr;
     }
