@@ -120,6 +120,68 @@ TEST_CASE("a member that drains the group's descriptor leaves it readable for an
   });
 }
 
+// The consumer's side of a shared wakeup is O(1) per delivery too: an event
+// loop that visits 64 members after one delivery reads the shared
+// descriptor once (the last empty member drains it), not once per member,
+// and leaves it unreadable. (Failed on 1d507b4: a drain by every empty
+// member, each followed by a re-notification while others held events,
+// made 64 reads and 64 writes per delivery, and a scan of every member's
+// ring after each: O(n^2).) Reads are counted through the sys() seam.
+namespace {
+std::atomic<int> group_reads{0};
+std::atomic<int> counted_fd{-1};
+ssize_t counting_read(int fd, void* buf, size_t n) {
+  if (fd == counted_fd.load()) ++group_reads;
+  return ::read(fd, buf, n);
+}
+}  // namespace
+
+TEST_CASE("an event loop serving 64 streams of a group reads the shared descriptor once per delivery") {
+  in_child([] {
+    sigkit::wakeup_group group;
+    std::vector<sigkit::stream> streams;
+    for (int i = 0; i < 64; ++i)
+      streams.emplace_back(sigkit::signal_set{sigkit::user1}, sigkit::stream_options{.shared_wakeup = &group});
+    counted_fd = group.fd();
+    sigkit::detail::sys().read = counting_read;
+    for (int round = 0; round < 10; ++round) {
+      group_reads = 0;
+      REQUIRE(::raise(SIGUSR1) == 0);
+      REQUIRE(readable(group.fd()));
+      int got = 0;
+      for (auto& s : streams)
+        while (s.try_recv()) ++got;
+      INFO("round ", round);
+      CHECK(got == 64);
+      CHECK(group_reads.load() == 1);
+      CHECK_FALSE(readable(group.fd()));  // nothing left: no spurious wakeup
+    }
+    sigkit::detail::sys().read = ::read;
+  });
+}
+
+// A member destroyed while it still holds events takes them with it: the
+// descriptor does not stay readable for events nobody can take (the loop
+// would spin).
+TEST_CASE("a member destroyed with events in its ring leaves the group's descriptor quiet") {
+  in_child([] {
+    sigkit::wakeup_group group;
+    std::optional<sigkit::stream> a{std::in_place, sigkit::signal_set{sigkit::user1},
+                                    sigkit::stream_options{.shared_wakeup = &group}};
+    sigkit::stream b{{sigkit::user2}, {.shared_wakeup = &group}};
+    REQUIRE(::raise(SIGUSR1) == 0);
+    REQUIRE(::raise(SIGUSR2) == 0);
+    {
+      const sigkit::scoped_block hold{{sigkit::user1}};
+      a.reset();
+    }
+    CHECK(readable(group.fd()));
+    CHECK(b.try_recv().has_value());
+    CHECK_FALSE(b.try_recv().has_value());
+    CHECK_FALSE(readable(group.fd()));
+  });
+}
+
 // Model-based: 1 to 4 member streams (SIGUSR1, SIGUSR2, SIGRTMIN+1, +2;
 // each holding at most one event at a time, so the kernel merges nothing),
 // a random sequence of "signal member k" and "try_recv() on member j". The
@@ -260,6 +322,7 @@ TEST_CASE("recv, recv_for and stop tokens work on a stream of a group") {
     // finds nothing of its own, and goes back to waiting; b keeps the event.
     REQUIRE(::raise(SIGUSR2) == 0);
     CHECK_FALSE(a.recv_for(20ms).has_value());
+    CHECK(readable(group.fd()));  // a drained while it waited: b's event still wakes the loop
     CHECK(b.try_recv()->signal == sigkit::user2);
     std::stop_source stop;
     std::thread stopper([&] {

@@ -46,7 +46,8 @@ struct stream_core : subscriber {
     deliver = &stream_core::deliver_one;
     chain = chain_previous;
     if (shared) {
-      shared->join(ring, who);
+      shared->join(who);
+      group = shared.get();
       wake = &shared->wake;
     } else {
       own.emplace(ec);
@@ -54,7 +55,12 @@ struct stream_core : subscriber {
     }
   }
   ~stream_core() {
-    if (shared) shared->leave(ring);
+    if (!shared) return;
+    // Events nobody will take no longer keep the group's descriptor readable.
+    std::int64_t left = 0;
+    event e;
+    while (ring.try_pop(e)) ++left;
+    shared->leave(left);
   }
   stream_core(const stream_core&) = delete;
   stream_core& operator=(const stream_core&) = delete;
@@ -62,20 +68,26 @@ struct stream_core : subscriber {
   /// Store, then wake. Async-signal-safe.
   static void deliver_one(subscriber* self, int signo, const siginfo_t* info) noexcept {
     auto* core = static_cast<stream_core*>(self);
-    if (!core->ring.try_push(make_event(signo, info))) core->dropped.fetch_add(1, std::memory_order_relaxed);
+    if (core->group) core->group->storing();
+    if (!core->ring.try_push(make_event(signo, info))) {
+      if (core->group) core->group->not_stored();
+      core->dropped.fetch_add(1, std::memory_order_relaxed);
+    }
     core->wake->notify();
   }
 
   /// Drain, then act: take an event if one is there. Consumer only. In a
-  /// wakeup_group, a drain is followed by the group's re-check of every
-  /// member (wakeup_group.hpp) unless `settle` is false: a waiting recv()
-  /// settles once, when it returns.
+  /// wakeup_group (wakeup_group.hpp), an empty member drains the shared
+  /// descriptor only when no member holds an event, and a drain is followed
+  /// by the group's re-check unless `settle` is false: a waiting recv()
+  /// drains whenever it is woken and settles once, when it returns.
   std::optional<event> pop(bool settle = true) noexcept {
     event e;
-    if (ring.try_pop(e)) return e;
+    if (ring.try_pop(e)) return taken(e);
+    if (group && settle && group->any_held()) return std::nullopt;  // the descriptor stays readable for them
     const bool drained = wake->drain();
     std::optional<event> out;
-    if (ring.try_pop(e)) out = e;
+    if (ring.try_pop(e)) out = taken(e);
     if (drained && settle) settle_group();
     return out;
   }
@@ -83,13 +95,20 @@ struct stream_core : subscriber {
   /// In a wakeup_group: make the shared descriptor readable again if any
   /// member holds an event. Consumer only.
   void settle_group() noexcept {
-    if (shared) shared->rearm();
+    if (group) group->rearm();
+  }
+
+  /// An event taken from the ring no longer counts as held in the group.
+  event taken(const event& e) noexcept {
+    if (group) group->taken();
+    return e;
   }
 
   mpsc_ring<event> ring;
   wakeup* wake = nullptr;                // own's, or shared's
   std::optional<wakeup> own;             // this stream's own wakeup
   std::shared_ptr<group_wakeup> shared;  // a wakeup_group's, kept alive while the stream lives
+  group_wakeup* group = nullptr;         // shared.get(), for the handler
   std::atomic<std::uint64_t> dropped{0};
   signal_set signals;
   pid_t creator;

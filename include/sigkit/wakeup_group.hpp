@@ -8,31 +8,31 @@
 // stream of the group calls the same notify(): the first one after a drain
 // writes, the others see the flag and make no system call.
 //
-// Drain, then act, across streams: a stream whose ring is empty drains the
-// shared wakeup, looks at its own ring again, and then looks at every other
-// member's ring: if one holds an event, it notifies again. A drain by one
-// member could otherwise consume the notification of an event that had
-// just arrived in another member already visited, and the descriptor would
-// stay unreadable with that event waiting (a lost wakeup, reproduced in
-// wakeup_group_test). So the descriptor is readable whenever any member
-// holds an event, and a consumer that calls try_recv() on every stream of
-// the group until nullopt, after each wakeup, sees every event.
-// (recv() and recv_for() on one member drain while they wait and re-check
-// the others once, when they return: waiting on one member does not spin
-// while another holds events.)
+// Drain, then act, across streams, in O(1): the group counts the events
+// its members' rings hold (the handler adds one before it stores an event,
+// the consumer takes one away with each event it takes). A member whose
+// ring is empty drains the shared wakeup only when that count is zero, and
+// after a drain notifies again if the count is not zero (an event arrived
+// in another member meanwhile). So the descriptor is readable whenever any
+// member holds an event, and a consumer that calls try_recv() on every
+// stream of the group until nullopt, after each wakeup, sees every event;
+// in doing so it reads the descriptor once (the last empty member drains
+// it), however many members there are. (recv() and recv_for() on one
+// member drain while they wait, and notify again when they return if
+// another member holds events: waiting on one member does not spin while
+// another holds events.) A member destroyed with events in its ring takes
+// them out of the count.
 #pragma once
 
 #include <unistd.h>
 
-#include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
-#include <vector>
 
-#include "detail/ring.hpp"
 #include "error.hpp"
 #include "event.hpp"
 #include "wakeup.hpp"
@@ -44,41 +44,45 @@ class stream;
 
 namespace detail {
 
-/// What a wakeup_group's streams share: the wakeup, and the rings of the
-/// member streams, so that a member that drained can notify again for
-/// another's event.
+/// What a wakeup_group's streams share: the wakeup, and how many events
+/// their rings hold between them (see above).
 struct group_wakeup {
   wakeup wake;
-  const pid_t owner = ::getpid();  // a forked child must not join or lock
-  std::mutex lock;                 // members: joined and left from any thread
-  std::vector<const mpsc_ring<event>*> members;
+  const pid_t owner = ::getpid();  // a forked child must not join
+  /// Events stored or being stored in the members' rings and not yet
+  /// taken. Never below the number a consumer could take: the handler adds
+  /// before it stores (and takes back a store that failed), the consumer
+  /// subtracts after it takes. Lock-free, so the handler may touch it.
+  std::atomic<std::int64_t> held{0};
+  static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
   /// Throws std::logic_error in a forked child (the descriptor belongs to
-  /// the parent), std::bad_alloc.
-  void join(const mpsc_ring<event>& ring, const char* who) {
+  /// the parent).
+  void join(const char* who) const {
     if (::getpid() != owner) throw_inert_in_child(who, "wakeup_group", owner, "its descriptor belongs to the parent");
-    const std::lock_guard hold(lock);
-    members.push_back(&ring);
   }
 
-  /// In a forked child nothing is done: another thread of the parent may
-  /// have held the lock at fork() time, and the child cannot use the group.
-  void leave(const mpsc_ring<event>& ring) noexcept {
-    if (::getpid() != owner) return;
-    const std::lock_guard hold(lock);
-    const auto it = std::find(members.begin(), members.end(), &ring);
-    if (it != members.end()) members.erase(it);
+  /// A member leaves with `left` events it will never give out: they no
+  /// longer count. (In a forked child the count is not the parent's
+  /// business, and the child cannot use the group: harmless either way.)
+  void leave(std::int64_t left) noexcept {
+    if (left > 0) held.fetch_sub(left, std::memory_order_seq_cst);
   }
+
+  /// The handler, before storing an event in a member's ring.
+  void storing() noexcept { held.fetch_add(1, std::memory_order_seq_cst); }
+  /// The handler, when that store failed (the ring was full).
+  void not_stored() noexcept { held.fetch_sub(1, std::memory_order_seq_cst); }
+  /// The consumer, after taking an event from a member's ring.
+  void taken() noexcept { held.fetch_sub(1, std::memory_order_seq_cst); }
+
+  /// Whether any member holds an event (or one is being stored).
+  bool any_held() const noexcept { return held.load(std::memory_order_seq_cst) > 0; }
 
   /// After a drain: notify again if any member holds an event. The group's
   /// consumer only.
   void rearm() noexcept {
-    const std::lock_guard hold(lock);
-    for (const auto* ring : members)
-      if (ring->poppable()) {
-        wake.notify();
-        return;
-      }
+    if (any_held()) wake.notify();
   }
 };
 

@@ -106,13 +106,6 @@ class mpsc_ring {
     return true;
   }
 
-  /// True if try_pop() would return a record now. The consumer's side (a
-  /// wakeup_group's consumer asks it of every member stream's ring).
-  bool poppable() const noexcept {
-    const std::size_t pos = head_.load(std::memory_order_relaxed);
-    return cells_[pos % capacity_].seq.load(std::memory_order_acquire) == 2 * pos + 1;
-  }
-
  private:
   static std::size_t checked(std::size_t capacity) {
     check_ring_capacity(capacity, "ring");
@@ -126,7 +119,7 @@ class mpsc_ring {
   const std::size_t capacity_;
   std::unique_ptr<cell[]> cells_;
   alignas(cache_line) std::atomic<std::size_t> tail_{0};  // producers
-  alignas(cache_line) std::atomic<std::size_t> head_{0};  // consumer (atomic only so that poppable() may ask)
+  alignas(cache_line) std::atomic<std::size_t> head_{0};  // consumer
 };
 
 }  // namespace detail
