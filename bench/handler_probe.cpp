@@ -4,6 +4,7 @@
 //
 //   handler_probe sigkit <subscribers> <deliveries> drained|pending [--check-writes]
 //   handler_probe sigkit-shared <subscribers> <deliveries> drained|pending [--check-writes]
+//   handler_probe sigkit-distinct <signals> <deliveries>
 //   handler_probe hand <deliveries>
 //
 // sigkit: <subscribers> streams on SIGUSR1 (sigkit-shared: sharing one
@@ -11,7 +12,10 @@
 // each stream is consumed until try_recv() says nullopt (so the wakeup is
 // drained and the next delivery must write it again); pending: nothing is
 // consumed until the end (the wakeup stays pending, so the handler must not
-// write). hand: the hand-written handler of hand_written.hpp.
+// write). sigkit-distinct: one stream on each of <signals> distinct signals
+// (SIGUSR1, then SIGRTMIN, SIGRTMIN+1, ...), SIGUSR1 delivered, drained
+// (does the handler's cost grow with the signals subscribed elsewhere?).
+// hand: the hand-written handler of hand_written.hpp.
 //
 // Before delivering it prints the wakeup descriptors (for strace), after it
 // prints how many wakeup writes each descriptor received (an eventfd's
@@ -41,6 +45,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: handler_probe sigkit|sigkit-shared <subscribers> <deliveries> drained|pending "
                "[--check-writes]\n"
+               "       handler_probe sigkit-distinct <signals> <deliveries>\n"
                "       handler_probe hand <deliveries>\n");
   return 2;
 }
@@ -99,6 +104,25 @@ int run_sigkit(int subscribers, int deliveries, bool drained, bool shared, bool 
   return 0;
 }
 
+int run_distinct(int signals, int deliveries) {
+  if (signals < 1 || signals > 1 + (SIGRTMAX - SIGRTMIN + 1)) {
+    std::fprintf(stderr, "handler_probe: 1 to %d distinct signals\n", 1 + (SIGRTMAX - SIGRTMIN + 1));
+    return 2;
+  }
+  std::vector<sigkit::stream> streams;
+  streams.emplace_back(sigkit::signal_set{sigkit::signal{SIGUSR1}});
+  for (int i = 1; i < signals; ++i) streams.emplace_back(sigkit::signal_set{sigkit::signal{SIGRTMIN + i - 1}});
+  std::fprintf(stderr, "wakeup fds: %d\n", streams.front().fd());
+  std::uint64_t received = 0;
+  for (int i = 0; i < deliveries; ++i) {
+    deliver();
+    while (streams.front().try_recv()) ++received;
+  }
+  std::printf("sigkit-distinct signals=%d deliveries=%d received=%llu\n", signals, deliveries,
+              static_cast<unsigned long long>(received));
+  return received == static_cast<std::uint64_t>(deliveries) ? 0 : 1;
+}
+
 int run_hand(int deliveries) {
   const bench::hand_written_install h(SIGUSR1);
   std::fprintf(stderr, "wakeup fds: %d\n", h.fd());
@@ -118,6 +142,7 @@ int main(int argc, char** argv) {
   if (argc < 3) return usage();
   const std::string what = argv[1];
   if (what == "hand") return run_hand(std::atoi(argv[2]));
+  if (what == "sigkit-distinct") return argc < 4 ? usage() : run_distinct(std::atoi(argv[2]), std::atoi(argv[3]));
   if ((what != "sigkit" && what != "sigkit-shared") || argc < 5) return usage();
   const std::string mode = argv[4];
   if (mode != "drained" && mode != "pending") return usage();

@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
 """Draws the scaling curves of one bench/run.sh output directory from its
-sigkit_bench.json: fan-out cost (ns for one delivery, handler included)
-against the number of subscribers, one line per mode (drained, pending,
-shared_drained), both axes logarithmic; the median over repetitions.
-Writes fanout_scaling.png into the directory. Needs matplotlib (Debian:
-python3-matplotlib; run it with the system python3 if another one shadows it).
+sigkit_bench.json, the median over repetitions of each point:
+
+  fanout_scaling.png    fan-out cost (ns for one delivery, handler included)
+                        against subscribers, one line per mode (drained,
+                        pending, shared_drained); both axes logarithmic
+  distinct_signals.png  round trip and handler cost against the number of
+                        distinct signals subscribed
+  storm_senders.png     storm throughput (deliveries taken per ms) against
+                        sender threads, one line per contender
+
+Needs matplotlib (Debian: python3-matplotlib; run it with the system python3
+if another one shadows it). A figure whose benchmarks are missing from the
+JSON is skipped with a message.
 
 usage: bench/plot.py RESULTS_DIR
 """
@@ -20,44 +28,72 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+SCALE = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
 
-def fanout_series(path):
-    """mode -> {subscribers: median ns over repetitions}, subscribers >= 1."""
-    with open(path) as f:
-        gb = json.load(f)
+
+def series(gb, pattern, value):
+    """{group: {x: median}} over the iteration runs whose run_name matches
+    `pattern` (groups: 1 = line, 2 = x); `value(run)` gives the y value."""
     runs = defaultdict(list)
     for b in gb["benchmarks"]:
-        m = re.match(r"fanout/(\w+)/subscribers:(\d+)/manual_time$", b.get("run_name", ""))
-        if m and b.get("run_type") == "iteration" and not b.get("error_occurred") and int(m.group(2)) >= 1:
-            scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
-            runs[(m.group(1), int(m.group(2)))].append(b["real_time"] * scale)
-    series = defaultdict(dict)
-    for (mode, n), values in runs.items():
-        series[mode][n] = statistics.median(values)
-    return series
+        m = re.match(pattern, b.get("run_name", ""))
+        if m and b.get("run_type") == "iteration" and not b.get("error_occurred"):
+            runs[(m.group(1), int(m.group(2)))].append(value(b))
+    out = defaultdict(dict)
+    for (line, x), values in runs.items():
+        out[line][x] = statistics.median(values)
+    return out
+
+
+def ns(key):
+    return lambda b: b[key] * SCALE[b.get("time_unit", "ns")]
+
+
+def draw(d, name, lines, xlabel, ylabel, title, xlog=True, ylog=False):
+    if not lines:
+        print(f"plot.py: no data for {name} in {d}", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, pts in sorted(lines.items()):
+        xs = sorted(pts)
+        ax.plot(xs, [pts[x] for x in xs], marker="o", label=label)
+    if xlog:
+        ax.set_xscale("log", base=2)
+    if ylog:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    png = os.path.join(d, name)
+    fig.savefig(png, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    print(png)
 
 
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     d = sys.argv[1]
-    series = fanout_series(os.path.join(d, "sigkit_bench.json"))
-    if not series:
-        sys.exit("plot.py: no fanout results in " + d)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for mode, pts in sorted(series.items()):
-        xs = sorted(pts)
-        ax.plot(xs, [pts[n] for n in xs], marker="o", label=mode)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("subscribers (sigkit streams on one signal)")
-    ax.set_ylabel("ns per delivery (tgkill, handler included)")
-    ax.set_title("Fan-out: one delivery to n streams (median of repetitions)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    png = os.path.join(d, "fanout_scaling.png")
-    fig.savefig(png, dpi=100, bbox_inches="tight")
-    print(png)
+    with open(os.path.join(d, "sigkit_bench.json")) as f:
+        gb = json.load(f)
+    fan = series(gb, r"fanout/(\w+)/subscribers:(\d+)/manual_time$", ns("real_time"))
+    fan = {mode: {n: v for n, v in pts.items() if n >= 1} for mode, pts in fan.items()}
+    draw(d, "fanout_scaling.png", fan, "subscribers (sigkit streams on one signal)",
+         "ns per delivery (tgkill, handler included)", "Fan-out: one delivery to n streams (median of repetitions)",
+         ylog=True)
+    dist = {}
+    dist.update(series(gb, r"distinct_signals/(round_trip)/signals:(\d+)$", ns("cpu_time")))
+    dist.update(series(gb, r"distinct_signals/(handler)/signals:(\d+)/manual_time$", ns("real_time")))
+    draw(d, "distinct_signals.png", dist, "distinct signals subscribed (one stream each)",
+         "ns (round trip: CPU time; handler: the tgkill)",
+         "SIGUSR1 with k signals subscribed (median of repetitions)")
+    storm = series(gb, r"storm_senders/(\w+)/senders:(\d+)/", lambda b: b["seen_per_ms"])
+    draw(d, "storm_senders.png", storm, "sender threads (one process, on the other CPU)",
+         "deliveries taken per ms of storm", "Storm throughput against senders (median of 3 repetitions)")
 
 
 if __name__ == "__main__":

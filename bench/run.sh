@@ -12,7 +12,8 @@
 #   handler_cost.json/txt  measurement 6 (bench/handler_cost.sh)
 #   forward_latency.json/txt  measurement 7
 #   tables.md              every table, with ratios and target verdicts (bench/report.py)
-#   fanout_scaling.png     fan-out cost against subscribers (bench/plot.py; needs matplotlib)
+#   fanout_scaling.png, distinct_signals.png, storm_senders.png
+#                          scaling curves (bench/plot.py; needs matplotlib)
 #   perf_*.txt, strace_forward_*.txt  profiles (bench/profile.sh; if perf and strace exist)
 #
 # Timings need a quiet machine: the script records the load average before
@@ -67,7 +68,7 @@ if command -v perf >/dev/null && command -v strace >/dev/null; then
   bench/profile.sh "$out" || echo "run.sh: profile.sh failed (perf_event_paranoid?); timings are unaffected" >&2
 fi
 python3 bench/report.py "$out" >"$out/tables.md"
-# The scaling plot needs matplotlib; try the system python too (a pyenv
+# The scaling plots need matplotlib; try the system python too (a pyenv
 # python3 may shadow it without matplotlib).
 for py in python3 /usr/bin/python3; do
   if "$py" -c 'import matplotlib' 2>/dev/null; then
@@ -75,5 +76,5 @@ for py in python3 /usr/bin/python3; do
     break
   fi
 done || true
-[[ -f $out/fanout_scaling.png ]] || echo "run.sh: no matplotlib: fanout_scaling.png not drawn" >&2
+[[ -f $out/fanout_scaling.png ]] || echo "run.sh: no matplotlib: the scaling plots were not drawn" >&2
 echo "== results in $out (tables: $out/tables.md)" >&2

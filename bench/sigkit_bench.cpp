@@ -8,6 +8,9 @@
 //   fanout/<mode>/subscribers:<n>             one delivery to n sigkit streams
 //                                             (drained, pending, shared_drained)
 //   registration/...                          subscribe + unsubscribe costs
+//   distinct_signals/<mode>/signals:<k>       round trip and handler cost with
+//                                             k distinct signals subscribed
+//   storm_senders/<contender>/senders:<t>     storm throughput with t sender threads
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -213,6 +216,7 @@ void round_trip_two_threads(benchmark::State& state, const contender_kind& kind,
 // had its CPU: other load on the machine) is reported next to it.
 
 constexpr int storm_slots = 600;  // 1 ms each; the storm lasts 500
+constexpr int max_storm_senders = 8;
 
 struct storm_report {
   std::uint64_t sent = 0, eagain = 0, other_errors = 0;
@@ -234,13 +238,11 @@ std::pair<std::int64_t, std::int64_t> thread_schedstat() {
   return {run, wait};
 }
 
-[[noreturn]] void storm_sender(pid_t target, int signo, int go_fd, int report_fd, int cpu) {
-  if (cpu >= 0) pin_this_thread(cpu);
-  char go = 0;
-  if (::read(go_fd, &go, 1) != 1) ::_exit(1);
-  static storm_report r;  // static: too big for a comfortable stack frame
-  r.t_start = now_ns();
-  const std::int64_t until = r.t_start + 500'000'000;
+// One sender thread's loop: sigqueue() in chunks of 16 until 0.5 s after
+// `start_at`, counting attempts per 1 ms slot.
+void storm_send_loop(pid_t target, int signo, std::int64_t start_at, storm_report& r) {
+  r.t_start = start_at;
+  const std::int64_t until = start_at + 500'000'000;
   int seq = 0;
   for (;;) {
     for (int i = 0; i < 16; ++i) {
@@ -261,6 +263,37 @@ std::pair<std::int64_t, std::int64_t> thread_schedstat() {
     if (t >= until) break;
   }
   r.t_end = now_ns();
+}
+
+// The sender process: `senders` threads (all on `cpu` when it is >= 0)
+// storm at once; their counts are summed into one report.
+[[noreturn]] void storm_sender(pid_t target, int signo, int go_fd, int report_fd, int cpu, int senders) {
+  if (cpu >= 0) pin_this_thread(cpu);
+  static storm_report each[max_storm_senders];  // static: too big for a comfortable stack frame
+  std::atomic<std::int64_t> start_at{0};
+  std::vector<std::thread> others;
+  for (int i = 1; i < senders; ++i)
+    others.emplace_back([&, i] {
+      if (cpu >= 0) pin_this_thread(cpu);
+      std::int64_t t0 = 0;
+      while ((t0 = start_at.load()) == 0) ::sched_yield();
+      storm_send_loop(target, signo, t0, each[i]);
+    });
+  char go = 0;
+  if (::read(go_fd, &go, 1) != 1) ::_exit(1);
+  const std::int64_t t0 = now_ns();
+  start_at = t0;
+  storm_send_loop(target, signo, t0, each[0]);
+  for (auto& t : others) t.join();
+  static storm_report r;
+  r.t_start = t0;
+  for (int i = 0; i < senders; ++i) {
+    r.sent += each[i].sent;
+    r.eagain += each[i].eagain;
+    r.other_errors += each[i].other_errors;
+    r.t_end = std::max(r.t_end, each[i].t_end);
+    for (int k = 0; k < storm_slots; ++k) r.attempts[k] += each[i].attempts[k];
+  }
   const char* p = reinterpret_cast<const char*>(&r);
   std::size_t left = sizeof r;
   while (left > 0) {
@@ -274,7 +307,8 @@ std::pair<std::int64_t, std::int64_t> thread_schedstat() {
 
 enum class storm_handler { observer, helper };
 
-void storm(benchmark::State& state, const contender_kind& kind, std::size_t capacity, storm_handler where) {
+void storm(benchmark::State& state, const contender_kind& kind, std::size_t capacity, storm_handler where,
+           int senders) {
   const int signo = storm_signal();
   if (live_threads() != 1) {
     set_error(state, "the storm needs a single-threaded process (it decides which thread takes the signal)");
@@ -288,7 +322,7 @@ void storm(benchmark::State& state, const contender_kind& kind, std::size_t capa
 
   struct totals {
     double sent = 0, seen = 0, dropped = 0, eagain = 0, errors = 0, starved = 0, gap = 0, drain_ms = 0, oncpu_ms = 0,
-           waitcpu_ms = 0;
+           waitcpu_ms = 0, storm_ms = 0;
   } sum;
   int runs = 0;
   for (auto _ : state) {
@@ -315,7 +349,7 @@ void storm(benchmark::State& state, const contender_kind& kind, std::size_t capa
     }
     const pid_t self = ::getpid();
     const pid_t sender = ::fork();
-    if (sender == 0) storm_sender(self, signo, go[0], report[1], sender_cpu);
+    if (sender == 0) storm_sender(self, signo, go[0], report[1], sender_cpu, senders);
     ::close(go[0]);
     ::close(report[1]);
     ::fcntl(report[0], F_SETFL, O_NONBLOCK);
@@ -396,6 +430,7 @@ void storm(benchmark::State& state, const contender_kind& kind, std::size_t capa
     sum.drain_ms += static_cast<double>(std::max<std::int64_t>(0, last_seen_at - r->t_end)) / 1e6;
     sum.oncpu_ms += static_cast<double>(sched1.first - sched0.first) / 1e6;
     sum.waitcpu_ms += static_cast<double>(sched1.second - sched0.second) / 1e6;
+    sum.storm_ms += static_cast<double>(r->t_end - r->t_start) / 1e6;
     ++runs;
     state.SetIterationTime(static_cast<double>(r->t_end - r->t_start) * 1e-9);
   }
@@ -413,6 +448,10 @@ void storm(benchmark::State& state, const contender_kind& kind, std::size_t capa
   state.counters["observer_oncpu_ms"] = sum.oncpu_ms / runs;
   state.counters["observer_waitcpu_ms"] = sum.waitcpu_ms / runs;
   state.counters["sender_on_other_cpu"] = sender_cpu >= 0 ? 1 : 0;
+  state.counters["senders"] = senders;
+  // Throughput: deliveries observed per ms of storm (the sender's time).
+  state.counters["seen_per_ms"] = sum.storm_ms > 0 ? sum.seen / sum.storm_ms : 0;
+  state.counters["sent_per_ms"] = sum.storm_ms > 0 ? sum.sent / sum.storm_ms : 0;
 }
 
 // ---------------------------------------------------------------------------
@@ -540,6 +579,66 @@ void registration_other(benchmark::State& state, const contender_kind& kind) {
 }
 
 // ---------------------------------------------------------------------------
+// 6. Distinct signals: the process subscribes to k distinct signals, one
+// sigkit stream each (SIGUSR1, then SIGRTMIN, SIGRTMIN+1, ...), and SIGUSR1
+// is delivered. Flat is the goal: the handler finds a signal's subscribers
+// by its number, so the other k-1 signals should cost nothing.
+//   round_trip: tgkill to this thread, then recv() from SIGUSR1's stream
+//               (CPU time, as in 1.);
+//   handler:    the tgkill() alone (manual time: the kernel runs the handler
+//               to completion inside it), the stream drained untimed.
+
+constexpr int max_distinct_signals = 32;  // SIGUSR1 and 31 real-time signals
+
+std::vector<int> distinct_signals(std::size_t k) {
+  std::vector<int> v{round_trip_signal};
+  for (int s = SIGRTMIN; v.size() < k && s <= SIGRTMAX; ++s) v.push_back(s);
+  return v;
+}
+
+enum class distinct_mode { round_trip, handler };
+
+void distinct(benchmark::State& state, distinct_mode mode) {
+  const auto signals = distinct_signals(static_cast<std::size_t>(state.range(0)));
+  if (signals.size() != static_cast<std::size_t>(state.range(0))) {
+    set_error(state, "not enough real-time signals on this system");
+    return;
+  }
+  for (int s : signals) reset_signal(s);
+  std::vector<sigkit::stream> streams;
+  streams.reserve(signals.size());
+  for (int s : signals) streams.emplace_back(sigkit::signal_set{sigkit::signal{s}});
+  sigkit::stream& measured = streams.front();
+  const pid_t self = this_tid();
+  std::uint64_t missing = 0;
+  for (auto _ : state) {
+    if (mode == distinct_mode::round_trip) {
+      send_to_thread(self, round_trip_signal);
+      (void)measured.recv();
+    } else {
+      const std::int64_t t0 = now_ns();
+      send_to_thread(self, round_trip_signal);
+      const std::int64_t t1 = now_ns();
+      state.SetIterationTime(static_cast<double>(t1 - t0) * 1e-9);
+      if (!measured.try_recv()) ++missing;
+      (void)measured.try_recv();  // nullopt, and drains the wakeup
+    }
+  }
+  {
+    sigset_t all;
+    sigemptyset(&all);
+    for (int s : signals) sigaddset(&all, s);
+    sigset_t saved;
+    ::pthread_sigmask(SIG_BLOCK, &all, &saved);
+    streams.clear();
+    for (int s : signals) reset_signal(s);
+    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  }
+  if (missing != 0) set_error(state, std::to_string(missing) + " deliveries missing");
+  state.counters["signals"] = static_cast<double>(signals.size());
+}
+
+// ---------------------------------------------------------------------------
 
 std::string first_line_of(const char* path, const char* key) {
   std::ifstream in(path);
@@ -607,7 +706,7 @@ void register_all() {
                                  (k.how == delivery::blocked         ? "/dequeued_by:observer"
                                   : where == storm_handler::observer ? "/handler_on:observer"
                                                                      : "/handler_on:helper");
-        benchmark::RegisterBenchmark(name.c_str(), storm, k, cap, where)
+        benchmark::RegisterBenchmark(name.c_str(), storm, k, cap, where, 1)
             ->UseManualTime()
             ->Iterations(1)
             ->Repetitions(3)
@@ -627,6 +726,27 @@ void register_all() {
         ->Arg(256)
         ->Arg(1024)
         ->UseManualTime();
+  }
+  for (const auto& [mode, name] : {std::pair{distinct_mode::round_trip, "distinct_signals/round_trip"},
+                                    std::pair{distinct_mode::handler, "distinct_signals/handler"}}) {
+    auto* b = benchmark::RegisterBenchmark(name, distinct, mode)->ArgName("signals");
+    for (int k : {1, 2, 4, 8, 16, max_distinct_signals}) b->Arg(k);
+    if (mode == distinct_mode::handler) b->UseManualTime();
+  }
+  // 7. Storm throughput against the number of sender threads (one sender
+  // process, its threads on the other CPU), for sigkit's two queues and the
+  // kernel floor: what the observer takes per ms as senders are added.
+  for (const auto& k : contenders()) {
+    if (k.name != "sigkit_stream" && k.name != "sigkit_stream_kernel" && k.name != "kernel_signalfd_read") continue;
+    const std::size_t cap = k.counts_drops ? std::size_t{1} << 20 : 0;
+    for (int senders : {1, 2, 4, max_storm_senders}) {
+      const std::string name = "storm_senders/" + k.name + "/senders:" + std::to_string(senders);
+      benchmark::RegisterBenchmark(name.c_str(), storm, k, cap, storm_handler::observer, senders)
+          ->UseManualTime()
+          ->Iterations(1)
+          ->Repetitions(3)
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   benchmark::RegisterBenchmark("registration/stream/first", registration_stream, false);
   benchmark::RegisterBenchmark("registration/stream/extra", registration_stream, true);
