@@ -2,11 +2,14 @@
 // accounting, lost wakeups, fd hygiene, fork. Every test that changes signal
 // state runs in a forked child (in_child) so nothing leaks between tests.
 #include <sigkit/action.hpp>
+#include <sigkit/inspect.hpp>
 #include <sigkit/mask.hpp>
 #include <sigkit/stream.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -451,6 +454,50 @@ TEST_CASE("recv_for times out, and recv with a stop token returns once stop is r
     ::raise(SIGUSR1);
     CHECK_FALSE(s.recv(already.get_token()).has_value());  // stop wins over a pending event
     CHECK(s.try_recv().has_value());                       // which is still there
+  });
+}
+
+// A handler that runs on the thread waiting in recv() interrupts its
+// poll(): recv() then looks at the ring at once instead of polling again to
+// find the descriptor readable (one poll() per event on this path, as a
+// hand-written loop makes). Polls are counted through the sys() seam; the
+// signal is sent only once the waiting thread sleeps in its first poll().
+// Failed on 6c1d12e (2 polls: the EINTR was retried).
+namespace {
+std::atomic<int> recv_polls{0};
+int counting_poll(pollfd* fds, nfds_t n, int timeout) {
+  ++recv_polls;
+  return ::poll(fds, n, timeout);
+}
+}  // namespace
+
+TEST_CASE("recv() interrupted by its own thread's handler takes the event without polling again") {
+  in_child([] {
+    sigkit::stream s{{sigkit::user1}};
+    const auto waiter = static_cast<pid_t>(::syscall(SYS_gettid));
+    sigkit::detail::sys().poll = counting_poll;
+    for (int round = 0; round < 5; ++round) {
+      recv_polls = 0;
+      std::atomic<bool> sent{false};
+      std::thread sender([&] {
+        const bool asleep = sigkit_test::wait_until(
+            [&] {
+              std::error_code ec;
+              const auto status = sigkit::inspect_status(waiter, ec);
+              return recv_polls.load() == 1 && status && status->state == 'S';
+            },
+            5s, 100us);
+        if (asleep) sent = ::syscall(SYS_tgkill, ::getpid(), waiter, SIGUSR1) == 0;
+        if (!sent) ::raise(SIGUSR1);  // end the recv() anyway; the checks below fail
+      });
+      const auto e = s.recv();
+      sender.join();
+      INFO("round ", round);
+      REQUIRE(sent);
+      CHECK(e.signal == sigkit::user1);
+      CHECK(recv_polls.load() == 1);
+    }
+    sigkit::detail::sys().poll = ::poll;
   });
 }
 

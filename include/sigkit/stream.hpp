@@ -395,9 +395,11 @@ class stream : public detail::subscription<detail::stream_core> {
     detail::stream_core* core;
   };
 
-  // Returns true if the fd became readable, false on timeout.
+  // Returns true if the fd became readable or a signal interrupted the
+  // wait (look at the ring again: the handler may have run on this thread),
+  // false once `until` has passed.
   bool wait(const detail::deadline& until, const char* what) {
-    const int r = detail::wait_readable(core_->wake->fd(), until);
+    const int r = detail::wait_readable_or_interrupted(core_->wake->fd(), until);
     if (r < 0) detail::throw_error(detail::last_error(), std::string("stream::") + what + ": poll failed");
     return r > 0;
   }

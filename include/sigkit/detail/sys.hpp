@@ -149,6 +149,19 @@ inline int wait_readable(int fd, const deadline& until) noexcept {
   return r > 0 ? 1 : r;
 }
 
+/// As wait_readable(), but a signal that interrupts the wait ends it too
+/// (1, as when readable): the caller looks at its data again before it
+/// waits again, since a handler that ran on this thread may have stored
+/// what it waits for. Saves the second poll() that would only find the
+/// descriptor readable. 0 once `until` has passed, -1 with errno on error.
+inline int wait_readable_or_interrupted(int fd, const deadline& until) noexcept {
+  pollfd p{fd, POLLIN, 0};
+  const int r = sys().poll(&p, 1, until.poll_ms());
+  if (r > 0) return 1;
+  if (r < 0) return errno == EINTR ? 1 : -1;
+  return until.passed() ? 0 : 1;  // woke early (clock granularity): the caller waits for the rest
+}
+
 /// Sends `signo` to one child: through its pidfd when there is one (so a
 /// recycled pid is never hit), else with kill(pid).
 inline int signal_child(pid_t pid, int pidfd, int signo) noexcept {
