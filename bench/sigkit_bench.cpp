@@ -734,10 +734,13 @@ void register_all() {
     if (mode == distinct_mode::handler) b->UseManualTime();
   }
   // 7. Storm throughput against the number of sender threads (one sender
-  // process, its threads on the other CPU), for sigkit's two queues and the
-  // kernel floor: what the observer takes per ms as senders are added.
+  // process, its threads on the other CPU), for sigkit's two queues, the
+  // kernel floor and the hand-written handler (is a drop with more senders
+  // sigkit's, or every handler's?): what the observer takes per ms.
   for (const auto& k : contenders()) {
-    if (k.name != "sigkit_stream" && k.name != "sigkit_stream_kernel" && k.name != "kernel_signalfd_read") continue;
+    if (k.name != "sigkit_stream" && k.name != "sigkit_stream_kernel" && k.name != "kernel_signalfd_read" &&
+        k.name != "hand_written_eventfd_epoll")
+      continue;
     const std::size_t cap = k.counts_drops ? std::size_t{1} << 20 : 0;
     for (int senders : {1, 2, 4, max_storm_senders}) {
       const std::string name = "storm_senders/" + k.name + "/senders:" + std::to_string(senders);
