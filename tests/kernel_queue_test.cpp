@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -191,6 +192,51 @@ TEST_CASE("real-time signals come out of the kernel queue in order, all of them"
       REQUIRE(e->value.sival_int == i);
     }
     CHECK_FALSE(s.try_recv().has_value());
+  });
+}
+
+// try_recv_many: for buffers of every interesting size (1, 15, 16, 17, more
+// than is queued), every signal comes out once, in order, never more than
+// fit; an empty buffer takes nothing; read()s are counted through the sys()
+// seam: 40 queued signals into a 64-event buffer take 3 reads (16 + 16 + 8),
+// and the short read ends the call.
+namespace {
+std::atomic<int> signalfd_reads{0};
+ssize_t counting_read(int fd, void* buf, size_t n) {
+  ++signalfd_reads;
+  return ::read(fd, buf, n);
+}
+}  // namespace
+
+TEST_CASE("try_recv_many takes queued signals in order, as many as fit, up to 16 per read()") {
+  in_child([] {
+    sigkit::process_block block{{sigkit::realtime(1)}};
+    sigkit::stream s{{sigkit::realtime(1)}, kernel};
+    std::vector<sigkit::event> buf(64);
+    queue_to(::getpid(), rt(1), 7);
+    CHECK(s.try_recv_many({}) == 0);  // an empty buffer takes nothing
+    REQUIRE(s.try_recv_many(buf) == 1);
+    CHECK(buf[0].value.sival_int == 7);
+    for (const std::size_t size : {std::size_t{1}, std::size_t{2}, std::size_t{15}, std::size_t{16}, std::size_t{17},
+                                   std::size_t{40}, std::size_t{64}}) {
+      INFO("buffer of ", size);
+      for (int i = 0; i < 40; ++i) queue_to(::getpid(), rt(1), i);
+      int next = 0;
+      while (next < 40) {
+        const std::size_t n = s.try_recv_many(std::span(buf).first(size));
+        REQUIRE(n > 0);
+        REQUIRE(n <= size);
+        for (std::size_t k = 0; k < n; ++k) REQUIRE(buf[k].value.sival_int == next++);
+      }
+      CHECK(s.try_recv_many(std::span(buf).first(size)) == 0);
+      CHECK_FALSE(s.try_recv().has_value());
+    }
+    for (int i = 0; i < 40; ++i) queue_to(::getpid(), rt(1), i);
+    sigkit::detail::sys().read = counting_read;
+    CHECK(s.try_recv_many(buf) == 40);
+    CHECK(signalfd_reads.load() == 3);
+    sigkit::detail::sys().read = ::read;
+    CHECK(buf[39].value.sival_int == 39);
   });
 }
 

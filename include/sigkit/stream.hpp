@@ -14,6 +14,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -285,6 +286,25 @@ class stream : public detail::subscription<detail::stream_core> {
     return core_->pop();
   }
 
+  /// Takes up to out.size() pending events into `out`, oldest first,
+  /// without blocking; returns how many (0 if none is pending or `out` is
+  /// empty). For a kernel-queue stream one read() takes up to 16 signals
+  /// from the kernel (try_recv() takes one per read()), and every signal
+  /// read is in `out`: nothing is kept back in the stream. Fewer than
+  /// out.size() means the stream was empty (its fd() drained, as after
+  /// try_recv() returned nullopt). Throws as try_recv() does.
+  std::size_t try_recv_many(std::span<event> out) {
+    check("try_recv_many");
+    if (kernel_) return kernel_->try_recv_many(out);
+    std::size_t n = 0;
+    while (n < out.size()) {
+      const auto e = core_->pop();
+      if (!e) break;
+      out[n++] = *e;
+    }
+    return n;
+  }
+
   /// Waits for the next event. EINTR-safe. Throws std::system_error if
   /// polling fails, std::logic_error as try_recv() does.
   event recv() {
@@ -331,6 +351,9 @@ class stream : public detail::subscription<detail::stream_core> {
   /// child, as std::errc::operation_not_permitted) go to `ec`.
   std::optional<event> try_recv(std::error_code& ec) noexcept {
     return detail::capture_error(ec, [&] { return try_recv(); });
+  }
+  std::size_t try_recv_many(std::span<event> out, std::error_code& ec) noexcept {
+    return detail::capture_error(ec, [&] { return try_recv_many(out); });
   }
   std::optional<event> recv(std::error_code& ec) noexcept {
     return detail::capture_error(ec, [&] { return std::optional<event>(recv()); });

@@ -44,10 +44,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <system_error>
@@ -118,6 +120,20 @@ class kernel_queue {
 
   /// The next queued signal, or nullopt; never blocks.
   std::optional<event> try_recv() { return read_one(fd_, "try_recv"); }
+
+  /// Up to out.size() queued signals into `out`, up to 16 per read(); stops
+  /// at the first read() that finds fewer than it asked for (the queue is
+  /// then empty).
+  std::size_t try_recv_many(std::span<event> out) {
+    std::size_t n = 0;
+    while (n < out.size()) {
+      const std::size_t want = out.size() - n;
+      const long got = read_signals(fd_, want, [&](const event& e) { out[n++] = e; });
+      if (got < 0) throw_error(last_error(), "stream::try_recv_many: read(signalfd) failed");
+      if (static_cast<std::size_t>(got) < std::min<std::size_t>(want, signals_per_read)) break;
+    }
+    return n;
+  }
 
   /// Waits for the next signal: one blocking read().
   event recv() {

@@ -62,7 +62,10 @@ inline event to_event(const signalfd_siginfo& si) noexcept {
 }
 #endif
 
-/// Reads at most `max` (1..16) signals from signalfd `fd` in one read() and
+/// The most signals read_signals() takes in one read().
+inline constexpr std::size_t signals_per_read = 16;
+
+/// Reads at most `max` (1..signals_per_read) signals from signalfd `fd` in one read() and
 /// calls `f(event)` for each, oldest first. Returns how many were read: 0
 /// when a non-blocking descriptor has none (EAGAIN) or the read was
 /// interrupted (EINTR); -1 with errno on any other error. A blocking
@@ -70,8 +73,8 @@ inline event to_event(const signalfd_siginfo& si) noexcept {
 template <class F>
 long read_signals(int fd, std::size_t max, F&& f) {
 #if SIGKIT_HAVE_SIGNALFD
-  signalfd_siginfo batch[16];
-  if (max > 16) max = 16;
+  signalfd_siginfo batch[signals_per_read];
+  if (max > signals_per_read) max = signals_per_read;
   const ssize_t n = sys().read(fd, batch, max * sizeof batch[0]);
   if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
   const auto count = static_cast<std::size_t>(n) / sizeof batch[0];
