@@ -58,7 +58,7 @@ struct stream_core : subscriber {
   ~stream_core() {
     if (!shared) return;
     // Events nobody will take no longer keep the group's descriptor readable.
-    std::int64_t left = 0;
+    std::ptrdiff_t left = 0;
     event e;
     while (ring.try_pop(e)) ++left;
     shared->leave(left);
@@ -69,9 +69,9 @@ struct stream_core : subscriber {
   /// Store, then wake. Async-signal-safe.
   static void deliver_one(subscriber* self, int signo, const siginfo_t* info) noexcept {
     auto* core = static_cast<stream_core*>(self);
-    if (core->group) core->group->storing();
-    if (!core->ring.try_push(make_event(signo, info))) {
-      if (core->group) core->group->not_stored();
+    if (core->ring.try_push(make_event(signo, info))) {
+      if (core->group) core->group->stored();
+    } else {
       core->dropped.fetch_add(1, std::memory_order_relaxed);
     }
     core->wake->notify();
@@ -324,6 +324,7 @@ class stream : public detail::subscription<detail::stream_core> {
     check("recv_for");
     const auto until = detail::deadline::after(timeout);
     if (kernel_) return kernel_->recv(until);
+    if (until.passed()) return core_->pop();  // no wait: look once, as try_recv() does
     const settle_on_return settle{core_.get()};
     for (;;) {
       if (auto e = core_->pop(false)) return e;

@@ -9,25 +9,34 @@
 // writes, the others see the flag and make no system call.
 //
 // Drain, then act, across streams, in O(1): the group counts the events
-// its members' rings hold (the handler adds one before it stores an event,
-// the consumer takes one away with each event it takes). A member whose
-// ring is empty drains the shared wakeup only when that count is zero, and
-// after a drain notifies again if the count is not zero (an event arrived
-// in another member meanwhile). So the descriptor is readable whenever any
-// member holds an event, and a consumer that calls try_recv() on every
-// stream of the group until nullopt, after each wakeup, sees every event;
-// in doing so it reads the descriptor once (the last empty member drains
-// it), however many members there are. (recv() and recv_for() on one
-// member drain while they wait, and notify again when they return if
-// another member holds events: waiting on one member does not spin while
-// another holds events.) A member destroyed with events in its ring takes
-// them out of the count.
+// its members' rings hold (the handler adds one after it stored an event,
+// before it notifies; the consumer takes one away with each event it
+// takes). A member whose ring is empty drains the shared wakeup only when
+// that count is zero or less, and after a drain notifies again if the count
+// is above zero (an event arrived in another member meanwhile). So the
+// descriptor is readable whenever any member holds an event, and a
+// consumer that calls try_recv() on every stream of the group until
+// nullopt, after each wakeup, sees every event; in doing so it reads the
+// descriptor once (the last empty member drains it), however many members
+// there are. (recv() and recv_for() on one member drain while they wait,
+// and notify again when they return if another member holds events:
+// waiting on one member does not spin while another holds events.) A
+// member destroyed with events in its ring takes them out of the count.
+//
+// The count may lag behind a ring for an instant: an event taken before its
+// handler counted it makes the count -1 until the handler adds its 1, and
+// that handler's notify() comes after, so nothing is lost. The one window
+// in which the loop spins instead of sleeping: a handler interrupted between
+// claiming a ring cell and publishing it while a later event of the same
+// ring, from another thread, is already counted (the later one cannot be
+// taken before the earlier one is published). It lasts until the
+// interrupted thread runs again.
 #pragma once
 
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -49,12 +58,12 @@ namespace detail {
 struct group_wakeup {
   wakeup wake;
   const pid_t owner = ::getpid();  // a forked child must not join
-  /// Events stored or being stored in the members' rings and not yet
-  /// taken. Never below the number a consumer could take: the handler adds
-  /// before it stores (and takes back a store that failed), the consumer
-  /// subtracts after it takes. Lock-free, so the handler may touch it.
-  std::atomic<std::int64_t> held{0};
-  static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+  /// Events stored in the members' rings and not yet taken (see above:
+  /// briefly one less per event whose handler has yet to count it). Added
+  /// to by the handler after it stored, taken from by the consumer after it
+  /// took. Lock-free, so the handler may touch it.
+  std::atomic<std::ptrdiff_t> held{0};
+  static_assert(std::atomic<std::ptrdiff_t>::is_always_lock_free);
 
   /// Throws std::logic_error in a forked child (the descriptor belongs to
   /// the parent).
@@ -65,18 +74,16 @@ struct group_wakeup {
   /// A member leaves with `left` events it will never give out: they no
   /// longer count. (In a forked child the count is not the parent's
   /// business, and the child cannot use the group: harmless either way.)
-  void leave(std::int64_t left) noexcept {
+  void leave(std::ptrdiff_t left) noexcept {
     if (left > 0) held.fetch_sub(left, std::memory_order_seq_cst);
   }
 
-  /// The handler, before storing an event in a member's ring.
-  void storing() noexcept { held.fetch_add(1, std::memory_order_seq_cst); }
-  /// The handler, when that store failed (the ring was full).
-  void not_stored() noexcept { held.fetch_sub(1, std::memory_order_seq_cst); }
+  /// The handler, after storing an event in a member's ring.
+  void stored() noexcept { held.fetch_add(1, std::memory_order_seq_cst); }
   /// The consumer, after taking an event from a member's ring.
   void taken() noexcept { held.fetch_sub(1, std::memory_order_seq_cst); }
 
-  /// Whether any member holds an event (or one is being stored).
+  /// Whether any member holds an event.
   bool any_held() const noexcept { return held.load(std::memory_order_seq_cst) > 0; }
 
   /// After a drain: notify again if any member holds an event. The group's
