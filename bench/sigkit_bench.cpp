@@ -728,7 +728,7 @@ void register_all() {
         ->UseManualTime();
   }
   for (const auto& [mode, name] : {std::pair{distinct_mode::round_trip, "distinct_signals/round_trip"},
-                                    std::pair{distinct_mode::handler, "distinct_signals/handler"}}) {
+                                   std::pair{distinct_mode::handler, "distinct_signals/handler"}}) {
     auto* b = benchmark::RegisterBenchmark(name, distinct, mode)->ArgName("signals");
     for (int k : {1, 2, 4, 8, 16, max_distinct_signals}) b->Arg(k);
     if (mode == distinct_mode::handler) b->UseManualTime();
