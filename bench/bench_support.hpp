@@ -35,6 +35,16 @@ inline int send_to_thread(pid_t tid, int signo) noexcept {
   return static_cast<int>(::syscall(SYS_tgkill, ::getpid(), tid, signo));
 }
 
+/// The k signals the distinct-signal measurements subscribe to, one stream
+/// each: SIGUSR1 (the one delivered), then SIGRTMIN, SIGRTMIN+1, ...; fewer
+/// than k if the system has too few real-time signals. Shared by
+/// sigkit_bench and handler_probe, so that both measure the same setup.
+inline std::vector<int> distinct_signals(std::size_t k) {
+  std::vector<int> v{SIGUSR1};
+  for (int s = SIGRTMIN; v.size() < k && s <= SIGRTMAX; ++s) v.push_back(s);
+  return v;
+}
+
 /// The scheduler state letter of a thread or process ('R', 'S', 'D', ...,
 /// sigkit::proc_status::state); '?' if it cannot be read.
 inline char thread_state(pid_t tid) noexcept {

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "hand_written.hpp"
 
 namespace {
@@ -105,13 +107,13 @@ int run_sigkit(int subscribers, int deliveries, bool drained, bool shared, bool 
 }
 
 int run_distinct(int signals, int deliveries) {
-  if (signals < 1 || signals > 1 + (SIGRTMAX - SIGRTMIN + 1)) {
-    std::fprintf(stderr, "handler_probe: 1 to %d distinct signals\n", 1 + (SIGRTMAX - SIGRTMIN + 1));
+  const std::vector<int> list = bench::distinct_signals(signals < 1 ? 0 : static_cast<std::size_t>(signals));
+  if (signals < 1 || list.size() != static_cast<std::size_t>(signals)) {
+    std::fprintf(stderr, "handler_probe: 1 to %zu distinct signals\n", bench::distinct_signals(SIZE_MAX).size());
     return 2;
   }
   std::vector<sigkit::stream> streams;
-  streams.emplace_back(sigkit::signal_set{sigkit::signal{SIGUSR1}});
-  for (int i = 1; i < signals; ++i) streams.emplace_back(sigkit::signal_set{sigkit::signal{SIGRTMIN + i - 1}});
+  for (int s : list) streams.emplace_back(sigkit::signal_set{sigkit::signal{s}});
   std::fprintf(stderr, "wakeup fds: %d\n", streams.front().fd());
   std::uint64_t received = 0;
   for (int i = 0; i < deliveries; ++i) {

@@ -32,6 +32,7 @@
 #include <fstream>
 #include <optional>
 #include <sigkit/flag.hpp>
+#include <sigkit/mask.hpp>
 #include <sigkit/stream.hpp>
 #include <sigkit/wakeup_group.hpp>
 #include <string>
@@ -590,12 +591,6 @@ void registration_other(benchmark::State& state, const contender_kind& kind) {
 
 constexpr int max_distinct_signals = 32;  // SIGUSR1 and 31 real-time signals
 
-std::vector<int> distinct_signals(std::size_t k) {
-  std::vector<int> v{round_trip_signal};
-  for (int s = SIGRTMIN; v.size() < k && s <= SIGRTMAX; ++s) v.push_back(s);
-  return v;
-}
-
 enum class distinct_mode { round_trip, handler };
 
 void distinct(benchmark::State& state, distinct_mode mode) {
@@ -625,14 +620,12 @@ void distinct(benchmark::State& state, distinct_mode mode) {
     }
   }
   {
-    sigset_t all;
-    sigemptyset(&all);
-    for (int s : signals) sigaddset(&all, s);
-    sigset_t saved;
-    ::pthread_sigmask(SIG_BLOCK, &all, &saved);
+    // As teardown(): no delivery still pending may reach SIG_DFL.
+    sigkit::signal_set all;
+    for (int s : signals) all.insert(sigkit::signal{s});
+    const sigkit::scoped_block block{all};
     streams.clear();
     for (int s : signals) reset_signal(s);
-    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   }
   if (missing != 0) set_error(state, std::to_string(missing) + " deliveries missing");
   state.counters["signals"] = static_cast<double>(signals.size());
