@@ -48,7 +48,6 @@ struct stream_core : subscriber {
     chain = chain_previous;
     if (shared) {
       shared->join(who);
-      group = shared.get();
       wake = &shared->wake;
     } else {
       own.emplace(ec);
@@ -70,7 +69,7 @@ struct stream_core : subscriber {
   static void deliver_one(subscriber* self, int signo, const siginfo_t* info) noexcept {
     auto* core = static_cast<stream_core*>(self);
     if (core->ring.try_push(make_event(signo, info))) {
-      if (core->group) core->group->stored();
+      if (core->shared) core->shared->stored();
     } else {
       core->dropped.fetch_add(1, std::memory_order_relaxed);
     }
@@ -85,7 +84,7 @@ struct stream_core : subscriber {
   std::optional<event> pop(bool settle = true) noexcept {
     event e;
     if (ring.try_pop(e)) return taken(e);
-    if (group && settle && group->any_held()) return std::nullopt;  // the descriptor stays readable for them
+    if (shared && settle && shared->any_held()) return std::nullopt;  // the descriptor stays readable for them
     const bool drained = wake->drain();
     std::optional<event> out;
     if (ring.try_pop(e)) out = taken(e);
@@ -96,20 +95,20 @@ struct stream_core : subscriber {
   /// In a wakeup_group: make the shared descriptor readable again if any
   /// member holds an event. Consumer only.
   void settle_group() noexcept {
-    if (group) group->rearm();
+    if (shared) shared->rearm();
   }
 
   /// An event taken from the ring no longer counts as held in the group.
   event taken(const event& e) noexcept {
-    if (group) group->taken();
+    if (shared) shared->taken();
     return e;
   }
 
   mpsc_ring<event> ring;
   wakeup* wake = nullptr;                // own's, or shared's
   std::optional<wakeup> own;             // this stream's own wakeup
-  std::shared_ptr<group_wakeup> shared;  // a wakeup_group's, kept alive while the stream lives
-  group_wakeup* group = nullptr;         // shared.get(), for the handler
+  std::shared_ptr<group_wakeup> shared;  // a wakeup_group's, kept alive while the stream lives; set before
+                                         // subscribing and never changed, so the handler may read it
   std::atomic<std::uint64_t> dropped{0};
   signal_set signals;
   pid_t creator;

@@ -98,7 +98,10 @@ struct group_wakeup {
 /// A wakeup that several streams share: pass its address in
 /// stream_options::shared_wakeup. Its fd() (also each member stream's fd())
 /// is readable while any member may have events; after it is, call
-/// try_recv() on every member until it returns nullopt. A copyable handle:
+/// try_recv() on every member until it returns nullopt. It may be readable
+/// once more with nothing to take (the notification of an event the loop
+/// took in the same round); that round finds nothing and leaves it quiet.
+/// A copyable handle:
 /// the streams keep the wakeup alive, so the group may go first.
 /// One consumer for all the member streams.
 class wakeup_group {
