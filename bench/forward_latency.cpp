@@ -4,7 +4,12 @@
 // program, not a Google Benchmark: each forwarder is one long-lived process
 // tree that receives many SIGTERMs (the child, term_probe, survives them).
 //
-//   forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]]
+//   forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]] [--decompose]
+//
+// --decompose adds two contenders between the floor and sigkit-run
+// (signalfd_forwarder.cpp): the floor's loop through a signalfd
+// (poll + read + kill), and the same with sigkit-run's shape (a second
+// thread, pidfd_send_signal, a waitid stop check after each send).
 //
 // Pinning (this program always on the first allowed CPU, A; B is the second):
 //   same:  forwarder and child both on B
@@ -198,6 +203,7 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::string only;
   std::vector<std::pair<std::string, std::string>> also;  // --also NAME=PATH: another sigkit-run-like forwarder
+  bool decompose = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--iterations" && i + 1 < argc) {
@@ -206,19 +212,26 @@ int main(int argc, char** argv) {
       json_path = argv[++i];
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
+    } else if (a == "--decompose") {
+      decompose = true;
     } else if (a == "--also" && i + 1 < argc && std::string(argv[i + 1]).find('=') != std::string::npos) {
       const std::string spec = argv[++i];
       also.emplace_back(spec.substr(0, spec.find('=')), spec.substr(spec.find('=') + 1));
     } else {
       std::fprintf(stderr,
                    "usage: forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]] "
-                   "[--also 'NAME=PATH [OPTIONS]']...\n"
+                   "[--decompose] [--also 'NAME=PATH [OPTIONS]']...\n"
+                   "  --decompose adds floor-signalfd and floor-signalfd-sigkit-shape (signalfd_forwarder)\n"
                    "  --also runs PATH OPTIONS -- CHILD as one more forwarder (e.g. an older sigkit-run, for A/B)\n");
       return 2;
     }
   }
   const std::string probe = SIGKIT_BENCH_PROBE;
   std::vector<forwarder_spec> specs{{"floor", {SIGKIT_BENCH_FLOOR}}};
+  if (decompose) {
+    specs.push_back({"floor-signalfd", {SIGKIT_BENCH_SIGNALFD_FORWARDER, "--"}});
+    specs.push_back({"floor-signalfd-sigkit-shape", {SIGKIT_BENCH_SIGNALFD_FORWARDER, "--sigkit-shape", "--"}});
+  }
 #if defined(SIGKIT_BENCH_SIGKIT_RUN)
   specs.push_back({"sigkit-run", {SIGKIT_BENCH_SIGKIT_RUN, "--"}});
 #else
@@ -280,7 +293,7 @@ int main(int argc, char** argv) {
     for (auto& t : trees) {
       stop(t);
       const result& r = t.res;
-      std::fprintf(stderr, "%-10s %-5s n=%zu median %.1f us  p99 %.1f us  min %.1f us%s%s\n", r.forwarder.c_str(),
+      std::fprintf(stderr, "%-27s %-5s n=%zu median %.1f us  p99 %.1f us  min %.1f us%s%s\n", r.forwarder.c_str(),
                    r.pin.c_str(), r.lat.n, r.lat.median / 1e3, r.lat.p99 / 1e3, r.lat.min / 1e3,
                    r.error.empty() ? "" : "  ERROR: ", r.error.c_str());
       results.push_back(r);

@@ -10,7 +10,7 @@
 #   sigkit_bench.json      Google Benchmark JSON (measurements 1-5)
 #   sigkit_bench.txt       the same, as printed
 #   handler_cost.json/txt  measurement 6 (bench/handler_cost.sh)
-#   forward_latency.json/txt  measurement 7
+#   forward_latency.json/txt  measurement 7 (with --decompose: the two signalfd floors)
 #   tables.md              every table, with ratios and target verdicts (bench/report.py)
 #   fanout_scaling.png, distinct_signals.png, storm_senders.png
 #                          scaling curves (bench/plot.py; needs matplotlib)
@@ -59,7 +59,7 @@ echo "== handler_cost.sh (measurement 6)" >&2
 bench/handler_cost.sh build/release --json "$out/handler_cost.json" | tee "$out/handler_cost.txt"
 
 echo "== forward_latency (measurement 7)" >&2
-build/release/bench/forward_latency --iterations "$fwd_iters" --json "$out/forward_latency.json" 2>&1 |
+build/release/bench/forward_latency --iterations "$fwd_iters" --decompose --json "$out/forward_latency.json" 2>&1 |
   tee "$out/forward_latency.txt"
 
 echo "loadavg_after: $(cat /proc/loadavg)" >>"$out/machine.txt"
