@@ -6,10 +6,10 @@
 //
 //   forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]] [--decompose]
 //
-// --decompose adds two contenders between the floor and sigkit-run
-// (signalfd_forwarder.cpp): the floor's loop through a signalfd
-// (poll + read + kill), and the same with sigkit-run's shape (a second
-// thread, pidfd_send_signal, a waitid stop check after each send).
+// --decompose adds three contenders between the floor and sigkit-run
+// (shaped_forwarder.cpp): the floor with sigkit-run's shape (a second
+// thread, pidfd_send_signal, a waitid stop check after each send), the
+// floor's loop through a signalfd (poll + read + kill), and both.
 //
 // Pinning (this program always on the first allowed CPU, A; B is the second):
 //   same:  forwarder and child both on B
@@ -218,19 +218,22 @@ int main(int argc, char** argv) {
       const std::string spec = argv[++i];
       also.emplace_back(spec.substr(0, spec.find('=')), spec.substr(spec.find('=') + 1));
     } else {
-      std::fprintf(stderr,
-                   "usage: forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]] "
-                   "[--decompose] [--also 'NAME=PATH [OPTIONS]']...\n"
-                   "  --decompose adds floor-signalfd and floor-signalfd-sigkit-shape (signalfd_forwarder)\n"
-                   "  --also runs PATH OPTIONS -- CHILD as one more forwarder (e.g. an older sigkit-run, for A/B)\n");
+      std::fprintf(
+          stderr,
+          "usage: forward_latency [--iterations N] [--json FILE] [--only NAME[,NAME...]] "
+          "[--decompose] [--also 'NAME=PATH [OPTIONS]']...\n"
+          "  --decompose adds floor-sigkit-shape, floor-signalfd, floor-signalfd-sigkit-shape (shaped_forwarder)\n"
+          "  --also runs PATH OPTIONS -- CHILD as one more forwarder (e.g. an older sigkit-run, for A/B)\n");
       return 2;
     }
   }
   const std::string probe = SIGKIT_BENCH_PROBE;
   std::vector<forwarder_spec> specs{{"floor", {SIGKIT_BENCH_FLOOR}}};
   if (decompose) {
-    specs.push_back({"floor-signalfd", {SIGKIT_BENCH_SIGNALFD_FORWARDER, "--"}});
-    specs.push_back({"floor-signalfd-sigkit-shape", {SIGKIT_BENCH_SIGNALFD_FORWARDER, "--sigkit-shape", "--"}});
+    specs.push_back({"floor-sigkit-shape", {SIGKIT_BENCH_SHAPED_FORWARDER, "--sigkit-shape", "--"}});
+    specs.push_back({"floor-signalfd", {SIGKIT_BENCH_SHAPED_FORWARDER, "--signalfd", "--"}});
+    specs.push_back(
+        {"floor-signalfd-sigkit-shape", {SIGKIT_BENCH_SHAPED_FORWARDER, "--signalfd", "--sigkit-shape", "--"}});
   }
 #if defined(SIGKIT_BENCH_SIGKIT_RUN)
   specs.push_back({"sigkit-run", {SIGKIT_BENCH_SIGKIT_RUN, "--"}});

@@ -10,7 +10,7 @@
 #   sigkit_bench.json      Google Benchmark JSON (measurements 1-5)
 #   sigkit_bench.txt       the same, as printed
 #   handler_cost.json/txt  measurement 6 (bench/handler_cost.sh)
-#   forward_latency.json/txt  measurement 7 (with --decompose: the two signalfd floors)
+#   forward_latency.json/txt  measurement 7 (with --decompose: the floor taken apart, shaped_forwarder)
 #   tables.md              every table, with ratios and target verdicts (bench/report.py)
 #   fanout_scaling.png, distinct_signals.png, storm_senders.png
 #                          scaling curves (bench/plot.py; needs matplotlib)
