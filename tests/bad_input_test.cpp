@@ -413,6 +413,10 @@ TEST_CASE("EINTR injected into poll and read: recv and recv_for still return the
       CAPTURE(round);
       g_eintr_left.store(round);  // the first `round` poll/read calls fail
       std::jthread sender([] {
+        // Blocked here, so the kernel hands it to the waiting thread: a
+        // sender that took it itself could exit before TSan's runtime ran
+        // the deferred handler, and the signal would be lost.
+        const sigkit::scoped_block own{{sigkit::user1}};
         std::this_thread::sleep_for(1ms);
         ::kill(::getpid(), SIGUSR1);
       });
@@ -486,6 +490,10 @@ TEST_CASE("EINTR injected into poll: recv(stop_token) still returns the event an
     g_eintr_left.store(25);
     std::stop_source src;
     std::jthread sender([] {
+      // Blocked here, so the kernel hands it to the waiting thread: a
+      // sender that took it itself could exit before TSan's runtime ran
+      // the deferred handler, and the signal would be lost.
+      const sigkit::scoped_block own{{sigkit::user2}};
       std::this_thread::sleep_for(2ms);
       ::kill(::getpid(), SIGUSR2);
     });
