@@ -52,6 +52,7 @@
 #include "child_process.hpp"
 #include "detail/deadline.hpp"
 #include "detail/direct_queue.hpp"
+#include "detail/direct_wait.hpp"
 #include "detail/forward_rules.hpp"
 #include "detail/pausable_deadline.hpp"
 #include "detail/synchronous_signals.hpp"
@@ -169,6 +170,24 @@ inline signal_set forwarder_subscription(const forward_options& options) {
 inline signal_set directly_dequeued(const forward_options& options) {
   return options.dequeue_directly ? received_for_forwarding(options) - signal_set{sigkit::child} : signal_set{};
 }
+
+/// The signals a forwarder's thread takes with sigtimedwait() when run()
+/// finds that every thread blocks them (detail/direct_wait.hpp): its whole
+/// subscription, SIGCHLD and the synchronous signals included. Empty when
+/// that wait is not possible: dequeue_directly off (or nothing to take
+/// directly), or no sigtimedwait() here.
+inline signal_set waited_for(const forward_options& options) {
+  if (!SIGKIT_HAVE_SIGTIMEDWAIT || directly_dequeued(options).empty()) return {};
+  return forwarder_subscription(options);
+}
+
+/// forwarder::attach()'s tag for run(): every thread blocks
+/// waited_for(options), so the forwarder's thread may sleep in
+/// sigtimedwait().
+struct every_thread_blocks_t {
+  explicit every_thread_blocks_t() = default;
+};
+inline constexpr every_thread_blocks_t every_thread_blocks_them{};
 
 /// forward_options::rewrite as a table: what each received signal is sent
 /// as (0: nothing).
@@ -380,18 +399,27 @@ class forwarder {
 
   /// Starts forwarding to `c` (which must outlive this forwarder, or be
   /// waited for first).
-  void attach(child_process& c) {
-    if (st_->watch.started()) throw std::logic_error("sigkit::forwarder: already attached to a child");
-    if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
-    st_->child.attach(c);
-    if (c.took_terminal()) st_->tty.given_to(st_->child.pgid);
-    st_->watch.start([s = st_.get()](std::stop_token done) { s->loop(done); });
-  }
+  void attach(child_process& c) { attach(c, false); }
+
+  /// run()'s attach(): the caller has made sure that every thread of the
+  /// process blocks detail::waited_for(options) (and that threads started
+  /// later will), so the forwarder's thread sleeps in sigtimedwait() rather
+  /// than in poll() (detail/direct_wait.hpp).
+  void attach(child_process& c, detail::every_thread_blocks_t) { attach(c, true); }
 
   /// Signals forwarded so far.
   std::uint64_t forwarded() const noexcept { return st_->forwarded.load(); }
 
  private:
+  void attach(child_process& c, bool wait_for_signals) {
+    if (st_->watch.started()) throw std::logic_error("sigkit::forwarder: already attached to a child");
+    if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
+    st_->child.attach(c);
+    if (c.took_terminal()) st_->tty.given_to(st_->child.pgid);
+    st_->wait_for_signals = wait_for_signals && !detail::waited_for(st_->options).empty();
+    st_->watch.start([s = st_.get()](std::stop_token done) { s->loop(done); });
+  }
+
   struct state {
     explicit state(forward_options opts)
         : options(std::move(opts)),
@@ -407,6 +435,7 @@ class forwarder {
     detail::kill_timer kill;
     bool stop_to_follow = false;         // job control: a stop read but not followed yet
     bool resumed_from_own_stop = false;  // follow_stop() returned: its SIGCONT is still to come
+    bool wait_for_signals = false;       // attach(every_thread_blocks_them): loop in sigtimedwait()
     std::atomic<std::uint64_t> forwarded{0};
 
     void log(const std::string& line) const {
@@ -606,24 +635,73 @@ class forwarder {
       return ready < 0 || (ready > 0 && extra[0].revents != 0);  // an error: look anyway
     }
 
+    // The stream's events, as many as are there.
+    void take_stream_events() {
+      while (auto e = watch.events().try_recv()) on_event(*e);
+    }
+
+    // The rest of one round of the loop before it waits: the child's exit,
+    // a stop to follow, kill_after. Returns whether to leave the loop (the
+    // child has exited), and sets `until` to when to look again, or to
+    // nullopt to look again at once.
+    bool act(bool exit_possible, std::optional<detail::deadline>& until) {
+      if (exit_possible && child.exited()) {
+        tty.take_back();
+        return true;
+      }
+      if (stop_to_follow) {  // a stop read where it could not be followed
+        stop_to_follow = false;
+        if (child.stopped) follow_stop();
+        until.reset();
+        return false;
+      }
+      until = escalate();
+      return false;
+    }
+
     void loop(const std::stop_token& done) {
+#if SIGKIT_HAVE_SIGTIMEDWAIT
+      if (wait_for_signals) {
+        loop_in_sigtimedwait(done);
+        return;
+      }
+#endif
+      loop_in_poll(done);
+    }
+
+#if SIGKIT_HAVE_SIGTIMEDWAIT
+    // attach(every_thread_blocks_them): the thread takes every signal it
+    // waits for with sigtimedwait(), one per wait (detail/direct_wait.hpp).
+    // The child's exit comes as a SIGCHLD; a stop request, as a poke.
+    void loop_in_sigtimedwait(const std::stop_token& done) {
+      const signal_set direct = detail::directly_dequeued(options);
+      const detail::direct_wait taker(detail::waited_for(options));
+      const std::stop_callback wake(done, [&taker]() noexcept { taker.poke(); });
+      bool exit_possible = true;
+      while (!done.stop_requested()) {
+        take_stream_events();
+        std::optional<detail::deadline> until;
+        if (act(exit_possible, until)) return;
+        if (!until) continue;
+        using taken = detail::direct_wait::taken;
+        const taken t = taker.wait(*until, direct, [this](const event& e) { on_event(e); });
+        // A SIGCHLD went to the stream (read at the top); anything but a
+        // forwarded signal: look at the child again, it costs one waitid().
+        exit_possible = t != taken::signal;
+      }
+    }
+#endif
+
+    void loop_in_poll(const std::stop_token& done) {
       const detail::direct_queue direct(detail::directly_dequeued(options));
       // Whether the child may have exited: always without a pidfd; with one,
       // at the start and whenever poll() says it is readable (it stays so).
       bool exit_possible = true;
       while (!done.stop_requested()) {
-        while (auto e = watch.events().try_recv()) on_event(*e);
+        take_stream_events();
         direct.drain([this](const event& e) { on_event(e); });
-        if ((exit_possible || child.pidfd < 0) && child.exited()) {
-          tty.take_back();
-          return;
-        }
-        if (stop_to_follow) {  // a stop read where it could not be followed
-          stop_to_follow = false;
-          if (child.stopped) follow_stop();
-          continue;
-        }
-        const auto until = escalate();
+        std::optional<detail::deadline> until;
+        if (act(exit_possible || child.pidfd < 0, until)) return;
         if (!until) continue;
         exit_possible = wait(direct, *until);
       }

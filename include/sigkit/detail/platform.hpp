@@ -18,6 +18,9 @@
 //                        from a signalfd: every signal goes through the
 //                        handler
 //   SIGKIT_NO_PROC       the /proc readers (inspect.hpp) fail with ENOTSUP
+//   SIGKIT_NO_SIGTIMEDWAIT  run()'s forwarding thread never sleeps in
+//                        sigtimedwait(): it polls a signalfd (or the
+//                        handler's wakeup) instead
 //
 // Decisions (each 1 or 0):
 //   SIGKIT_HAVE_EVENTFD   eventfd(2) for wakeups
@@ -27,6 +30,9 @@
 //                         time: the child is then owned by pid
 //   SIGKIT_HAVE_SIGNALFD  signalfd(2)
 //   SIGKIT_HAVE_PROC      the Linux /proc layout (/proc/PID/status, task/)
+//   SIGKIT_HAVE_SIGTIMEDWAIT  sigtimedwait(2), for run()'s forwarding thread
+//                         (with the /proc layout, to check that every other
+//                         thread blocks what it waits for)
 //   SIGKIT_HAVE_PRCTL     prctl(PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER)
 //   SIGKIT_HAVE_RAW_SIGACTION  the kernel's rt_sigaction with the common
 //                         struct layout (handler, flags, restorer, mask:
@@ -61,6 +67,9 @@
 #if !defined(SIGKIT_NO_PROC)
 #define SIGKIT_HAVE_PROC 1
 #endif
+#if !defined(SIGKIT_NO_SIGTIMEDWAIT)
+#define SIGKIT_HAVE_SIGTIMEDWAIT 1
+#endif
 #define SIGKIT_HAVE_PRCTL 1
 #if defined(SYS_rt_sigaction) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || defined(__arm__))
 #define SIGKIT_HAVE_RAW_SIGACTION 1
@@ -86,6 +95,9 @@
 #endif
 #ifndef SIGKIT_HAVE_PROC
 #define SIGKIT_HAVE_PROC 0
+#endif
+#ifndef SIGKIT_HAVE_SIGTIMEDWAIT
+#define SIGKIT_HAVE_SIGTIMEDWAIT 0
 #endif
 #ifndef SIGKIT_HAVE_PRCTL
 #define SIGKIT_HAVE_PRCTL 0

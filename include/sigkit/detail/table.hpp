@@ -530,6 +530,20 @@ extern "C" inline void sigkit_v1_handler(int signo, siginfo_t* info, void* conte
   errno = saved_errno;
 }
 
+/// Runs sigkit's handler for a signal that a thread took with
+/// sigtimedwait() instead of having it delivered (run()'s forwarding
+/// thread, detail/direct_wait.hpp): every subscriber records it, and what
+/// was there before sigkit runs as the delivery would have run it. The
+/// handler is called as a function, with no context: a chained handler
+/// changes this thread's mask (mask_as_kernel_would), which a real delivery
+/// restores on return; so is this.
+inline void deliver_as_if_caught(int signo, siginfo_t& info) noexcept {
+  sigset_t mask;
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  sigkit_v1_handler(signo, &info, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+}
+
 /// The struct sigaction sigkit installs over `previous` for `signo`.
 inline struct sigaction our_action(int signo, const struct sigaction& previous) noexcept {
   struct sigaction act {};
