@@ -242,10 +242,15 @@ struct direct_forwarding {
   std::vector<std::string> log;
   // Runs on the forwarder's thread after "forwarded SIGTERM" is logged.
   std::function<void()> after_term;
+  // Attached as run() attaches it when every thread blocks the forwarder's
+  // subscription: its thread sleeps in sigtimedwait(), and reads a stop
+  // after a send from the SIGCHLD of that stop, not with a waitid() at once.
+  bool in_sigtimedwait = false;
 
   // `sh -c script` in a group of its own (so that the cleanup kills what it
   // starts too), once `ready` holds for its /proc status.
-  direct_forwarding(const std::string& script, const std::function<bool(const sigkit::proc_status&)>& ready)
+  using ready_test = std::function<bool(const sigkit::proc_status&)>;
+  direct_forwarding(const std::string& script, const ready_test& ready)
       : child(sigkit::child_process::spawn({"/bin/sh", "-c", script}, {.new_process_group = true})) {
     const pid_t pid = child.pid();
     REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return ready(sigkit::inspect_status(pid)); }, 5s),
@@ -268,23 +273,32 @@ struct direct_forwarding {
     return false;
   }
 
-  // Forwards a SIGTERM, then a SIGUSR1; returns once the SIGUSR1 is logged,
-  // which is after every decision the forwarder took about the SIGTERM.
+  // Forwards a SIGTERM to the child, which is or will be stopped, then a
+  // SIGUSR1; returns once the SIGUSR1 is logged, which is after every
+  // decision the forwarder took about the SIGTERM. (The SIGUSR1 is sent
+  // once the forwarder has logged the child's stop: in sigtimedwait() the
+  // stop may be read after the send, from its SIGCHLD, and a SIGUSR1
+  // pending beside that SIGCHLD would be taken first.)
   void term_then_marker() {
     // Taken from a signalfd by the forwarder's thread (this thread blocks
     // them, and the forwarder's thread inherits the block), so the test does
     // not depend on how a sanitizer delivers signals. Without a signalfd
     // (forward_test_nosignalfd) nothing is blocked: the handler takes them.
     const sigkit::signal_set forwarded{sigkit::signal{SIGTERM}, sigkit::signal{SIGUSR1}};
-    if (SIGKIT_HAVE_SIGNALFD) {
-      const sigset_t set = forwarded.to_sigset();
-      REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0);
-    }
     std::atomic<bool> term_done{false};
     sigkit::forward_options o;
     o.signals = forwarded;
     o.job_control = false;
     o.dequeue_directly = true;
+    // In sigtimedwait(): this thread (the only other one) blocks the whole
+    // subscription, SIGCHLD and the synchronous signals included.
+    const sigkit::signal_set blocked = in_sigtimedwait ? sigkit::detail::waited_for(o) : forwarded;
+    if (in_sigtimedwait) REQUIRE_FALSE(blocked.empty());
+    if (SIGKIT_HAVE_SIGNALFD || in_sigtimedwait) {
+      const sigset_t set = blocked.to_sigset();
+      REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0);
+    }
+    if (in_sigtimedwait) REQUIRE(sigkit::detail::every_thread_blocks(blocked));
     o.log = [&](const std::string& line) {
       {
         const std::lock_guard lock(m);
@@ -294,21 +308,36 @@ struct direct_forwarding {
       if (after_term) after_term();
       term_done = true;
     };
-    sigkit::forwarder f(child, o);
-    REQUIRE(send_from_other(SIGTERM));
+    sigkit::forwarder f(o);
+    if (in_sigtimedwait)
+      f.attach(child, sigkit::detail::every_thread_blocks_them);
+    else
+      f.attach(child);
+    // Sent without a SIGCHLD, which would make the forwarder read the
+    // child's state whether or not it has to.
+    REQUIRE(sigkit_test::send_from_another_process_quietly(::getpid(), SIGTERM));
     REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return term_done.load(); }, 5s),
                     "the forwarder did not forward SIGTERM");
+    REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return logged("child stopped"); }, 5s),
+                    "the forwarder did not read the child's stop");
     REQUIRE(send_from_other(SIGUSR1));
     REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return logged("forwarded SIGUSR1"); }, 5s),
                     "SIGUSR1 was not forwarded");
   }
 };
 
+// Each case below runs with the forwarder's thread in poll() (attach()) and
+// in sigtimedwait() (run()'s attach when every thread blocks its
+// subscription).
+constexpr bool both_waits[] = {false, true};
+
 TEST_CASE("a child that took the request and was stopped afterwards is not continued") {
-  in_child([] {
+  for (const bool waits : both_waits) in_child([waits] {
+    INFO("forwarder in sigtimedwait: " << waits);
     own_group();
     direct_forwarding d("trap 'n=1' TERM USR1; while :; do sleep 1; done",
                         [](const sigkit::proc_status& s) { return s.caught.contains(sigkit::signal{SIGUSR1}); });
+    d.in_sigtimedwait = waits;
     const pid_t pid = d.child.pid();
     d.after_term = [pid] {
       // The child takes the request, and is stopped by someone else before
@@ -324,18 +353,44 @@ TEST_CASE("a child that took the request and was stopped afterwards is not conti
   });
 }
 
+// sleep, which keeps the shell's SIG_IGN across exec and blocks nothing (a
+// shell blocks signals at times, and a blocked signal stays pending).
+direct_forwarding::ready_test ignores_term_and_usr1() {
+  return [](const sigkit::proc_status& s) {
+    return s.name == "sleep" && s.ignored.contains(sigkit::signal{SIGTERM}) &&
+           s.ignored.contains(sigkit::signal{SIGUSR1});
+  };
+}
+
 TEST_CASE("a stopped child that ignores the request is continued, so kill_after's clock can run") {
-  in_child([] {
+  for (const bool waits : both_waits) in_child([waits] {
+    INFO("forwarder in sigtimedwait: " << waits);
     own_group();
-    // sleep, which keeps the shell's SIG_IGN across exec and blocks nothing
-    // (a shell blocks signals at times, and a blocked signal stays pending).
-    direct_forwarding d("trap '' TERM USR1; exec sleep 1000", [](const sigkit::proc_status& s) {
-      return s.name == "sleep" && s.ignored.contains(sigkit::signal{SIGTERM}) &&
-             s.ignored.contains(sigkit::signal{SIGUSR1});
-    });
+    direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
+    d.in_sigtimedwait = waits;
     const pid_t pid = d.child.pid();
+    // Stopped before the forwarder exists: no SIGCHLD of it will come.
     REQUIRE(::kill(pid, SIGSTOP) == 0);
     REQUIRE(sigkit_test::wait_state(pid, 'T'));
+    d.term_then_marker();
+    CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
+    CHECK(sigkit_test::wait_state(pid, 'T', true));
+  });
+}
+
+TEST_CASE("a child stopped between the send and the forwarder's look, the request not acted on, is continued") {
+  for (const bool waits : both_waits) in_child([waits] {
+    INFO("forwarder in sigtimedwait: " << waits);
+    own_group();
+    direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
+    d.in_sigtimedwait = waits;
+    const pid_t pid = d.child.pid();
+    d.after_term = [pid] {
+      // Running when the request went; stopped before the forwarder reads
+      // its state (in sigtimedwait(), the stop's SIGCHLD is what tells it).
+      ::kill(pid, SIGSTOP);
+      (void)sigkit_test::wait_state(pid, 'T');
+    };
     d.term_then_marker();
     CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
     CHECK(sigkit_test::wait_state(pid, 'T', true));

@@ -436,6 +436,7 @@ class forwarder {
     bool stop_to_follow = false;         // job control: a stop read but not followed yet
     bool resumed_from_own_stop = false;  // follow_stop() returned: its SIGCONT is still to come
     bool wait_for_signals = false;       // attach(every_thread_blocks_them): loop in sigtimedwait()
+    int unchecked_request = 0;           // forward(): a request sent to a child not yet read stopped
     std::atomic<std::uint64_t> forwarded{0};
 
     void log(const std::string& line) const {
@@ -484,6 +485,8 @@ class forwarder {
           if (child.stopped) on_child_continued();
         }
       }
+      // Read after the send without a stop: the child was running then.
+      unchecked_request = 0;
     }
 
     // Like refresh_child_state but never stops this process here: a stop
@@ -494,6 +497,11 @@ class forwarder {
       child.stopped = true;
       kill.pause();
       log("child stopped by " + std::string(signal{by}.name()));
+      if (const int request = std::exchange(unchecked_request, 0);
+          request != 0 && child.request_unacted(request, options.to_group)) {
+        continue_child();  // forward()'s rule, for a stop read after the send
+        return;
+      }
       if (!options.job_control) return;
       if (follow)
         follow_stop();
@@ -591,6 +599,15 @@ class forwarder {
     void forward(int signo, bool terminating) {
       send(signo);
       if (!terminating) return;
+      if (wait_for_signals && !child.stopped) {
+        // In sigtimedwait(): had the child been stopped when the request
+        // went, the SIGCHLD of its stop would be pending now (every thread
+        // blocks it, only this one takes it), so the next wait takes it and
+        // on_child_stopped() applies the rule below then. That keeps a
+        // waitid() out of the time between this send and the next wait.
+        unchecked_request = signo;
+        return;
+      }
       // A stopped child cannot act on the request: continue it. Checked
       // after the send, so the check is not in the forwarding latency; a
       // child seen stopped is continued only if it has yet to act on the
@@ -677,6 +694,9 @@ class forwarder {
       const signal_set direct = detail::directly_dequeued(options);
       const detail::direct_wait taker(detail::waited_for(options));
       const std::stop_callback wake(done, [&taker]() noexcept { taker.poke(); });
+      // A stop from before the subscription sent no SIGCHLD to read: look
+      // once now, so that forward() may rely on SIGCHLD for every later one.
+      refresh_stop_only();
       bool exit_possible = true;
       while (!done.stop_requested()) {
         take_stream_events();
