@@ -9,10 +9,14 @@
 #include <sigkit/action.hpp>
 #include <sigkit/forward.hpp>
 #include <sigkit/inspect.hpp>
+#include <sigkit/mask.hpp>
+#include <sigkit/process_block.hpp>
 #include <sigkit/signal.hpp>
+#include <sigkit/stream.hpp>
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -394,6 +398,58 @@ TEST_CASE("a child stopped between the send and the forwarder's look, the reques
     d.term_then_marker();
     CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
     CHECK(sigkit_test::wait_state(pid, 'T', true));
+  });
+}
+
+TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and its destructor wakes it") {
+  in_child([] {
+    own_group();
+    const sigkit::spawn_options dies_with_us{.new_process_group = true,
+                                             .parent_death_signal = sigkit::signal{SIGKILL}};
+    auto c = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
+    sigkit::stream children(sigkit::signal_set{sigkit::child});
+    sigkit::forward_options o;
+    o.signals = {sigkit::terminate};
+    o.dequeue_directly = true;
+    o.job_control = false;  // the child's stop must not stop this process
+    const sigkit::signal_set waited = sigkit::detail::waited_for(o);
+    REQUIRE(waited.contains(sigkit::child));
+    const sigset_t mask_before = [] {
+      sigset_t m;
+      ::pthread_sigmask(SIG_BLOCK, nullptr, &m);
+      return m;
+    }();
+    sigkit::scoped_block quiet(waited);
+    REQUIRE(sigkit::detail::every_thread_blocks(waited));
+    {
+      sigkit::forwarder f(o);
+      f.attach(c, sigkit::detail::every_thread_blocks_them);
+      REQUIRE_MESSAGE(sigkit_test::wait_until([] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); },
+                                              5s),
+                      "no thread of this process waits in sigtimedwait()");
+      // The stop's SIGCHLD is taken by the forwarder's thread (every thread
+      // blocks it) and still reaches this stream, as a delivery would.
+      REQUIRE(::kill(c.pid(), SIGSTOP) == 0);
+      const auto e = children.recv_for(5s);
+      REQUIRE_MESSAGE(e.has_value(), "the stream of SIGCHLD heard nothing of the child's stop");
+      CHECK(e->signal == sigkit::child);
+      CHECK(e->from.pid == c.pid());
+      CHECK(e->from.code == CLD_STOPPED);
+      REQUIRE(::kill(c.pid(), SIGCONT) == 0);
+      const auto continued = children.recv_for(5s);
+      REQUIRE(continued.has_value());
+      CHECK(continued->from.code == CLD_CONTINUED);
+      // Nothing more is coming: only the destructor's stop request can wake
+      // the thread now (the watchdog fails a hang).
+      REQUIRE(sigkit_test::wait_until([] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); }, 5s));
+    }
+    CHECK(sigkit::inspect_threads(::getpid()).size() == 1);
+    quiet.reset();
+    sigset_t mask_after;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &mask_after);
+    CHECK(sigkit::signal_set(mask_after) == sigkit::signal_set(mask_before));
+    ::kill(c.pid(), SIGKILL);
+    (void)c.wait();
   });
 }
 

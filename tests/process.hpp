@@ -13,10 +13,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sigkit/inspect.hpp>
@@ -172,6 +174,31 @@ inline bool send_from_another_process_quietly(pid_t pid, int signo) {
   while ((r = ::waitpid(static_cast<pid_t>(sender), &st, __WCLONE)) < 0 && errno == EINTR) {
   }
   return r == sender && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/// The system call each thread of `pid` is in now, from
+/// /proc/PID/task/TID/syscall (its first field; -1 for a thread running in
+/// user space), by thread id; empty if /proc cannot tell.
+inline std::vector<std::pair<pid_t, long>> thread_syscalls(pid_t pid) {
+  std::vector<std::pair<pid_t, long>> out;
+  std::error_code ec;
+  for (const auto& t : sigkit::inspect_threads(pid, ec)) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(t.tid) + "/syscall";
+    std::FILE* f = std::fopen(path.c_str(), "re");
+    if (f == nullptr) continue;
+    char word[32] = {};
+    if (std::fscanf(f, "%31s", word) == 1)
+      out.emplace_back(t.tid, std::strcmp(word, "running") == 0 ? -1 : std::strtol(word, nullptr, 10));
+    std::fclose(f);
+  }
+  return out;
+}
+
+/// True if some thread of `pid` is in system call `nr` now.
+inline bool some_thread_in(pid_t pid, long nr) {
+  for (const auto& [tid, call] : thread_syscalls(pid))
+    if (call == nr) return true;
+  return false;
 }
 
 /// Parent of a process (sigkit::proc_status::ppid), 0 if it is gone.

@@ -5,13 +5,18 @@
 #include <sigkit/run.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "process.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -108,4 +113,74 @@ TEST_CASE("run() takes main()'s argv, and on_exec_failure gives the shell's 127 
     CHECK_THROWS_AS((void)sigkit::run(std::span<const std::string>{}, o),
                     std::invalid_argument);  // not an exec failure
   });
+}
+
+namespace {
+
+/// run({"sleep", "1000"}) with dequeue_directly and reap while a second
+/// thread, started with `watcher_blocks` blocked, waits until the forwarder
+/// is waiting (some thread in poll() or sigtimedwait(), the main one in
+/// run()), notes whether that wait is sigtimedwait(), and sends SIGTERM from
+/// another process. Returns whether it was; run()'s result in `ended`.
+bool forwarder_waited_in_sigtimedwait(const sigkit::signal_set& watcher_blocks, sigkit::exit_status& ended) {
+  std::atomic<int> seen{-1};
+  sigset_t mine;
+  sigset_t theirs = watcher_blocks.to_sigset();
+  REQUIRE(::pthread_sigmask(SIG_SETMASK, &theirs, &mine) == 0);
+  std::thread watcher([&seen] {
+    const pid_t self = ::getpid();
+    const auto me = static_cast<pid_t>(::syscall(SYS_gettid));
+    // The forwarder's thread: neither the main one nor this one.
+    long call = -1;
+    (void)sigkit_test::wait_until(
+        [&] {
+          for (const auto& [tid, nr] : sigkit_test::thread_syscalls(self))
+            if (tid != self && tid != me && (nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll)) {
+              call = nr;
+              return true;
+            }
+          return false;
+        },
+        5s);
+    seen = call < 0 ? -1 : static_cast<int>(call == SYS_rt_sigtimedwait);
+    (void)sigkit_test::send_from_another_process(self, SIGTERM);
+  });
+  REQUIRE(::pthread_sigmask(SIG_SETMASK, &mine, nullptr) == 0);
+  sigkit::run_options o;
+  o.forward.dequeue_directly = true;
+  o.forward.job_control = false;
+  o.reap = true;  // the main thread polls a stream of SIGCHLD: its wait is not the forwarder's
+  ended = sigkit::run({"sleep", "1000"}, o);
+  watcher.join();
+  REQUIRE_MESSAGE(seen >= 0, "the forwarder never waited");
+  return seen == 1;
+}
+
+sigkit::signal_set every_signal() {
+  sigset_t s;
+  sigfillset(&s);
+  return sigkit::signal_set(s);
+}
+
+}  // namespace
+
+TEST_CASE("run() sleeps in sigtimedwait() only when every thread blocks what the forwarder takes") {
+  // Another thread that blocks everything: sigtimedwait().
+  in_child([] {
+    sigkit::exit_status ended;
+    CHECK(forwarder_waited_in_sigtimedwait(every_signal(), ended));
+    CHECK(ended.signaled());
+    CHECK(ended.signal() == sigkit::terminate);
+  });
+  // Another thread that would take SIGCHLD (or a forwarded signal, or a
+  // sent fault): poll(), and the forwarding works all the same.
+  for (const int open : {SIGCHLD, SIGTERM, SIGSYS})
+    in_child([open] {
+      CAPTURE(open);
+      sigkit::exit_status ended;
+      CHECK_FALSE(forwarder_waited_in_sigtimedwait(every_signal() - sigkit::signal_set{sigkit::signal{open}},
+                                                   ended));
+      CHECK(ended.signaled());
+      CHECK(ended.signal() == sigkit::terminate);
+    });
 }

@@ -153,6 +153,42 @@ TEST_CASE("every forwardable signal reaches the child once, within the latency l
       60s);
 }
 
+// sigkit-run is single-threaded when it calls run(), so its forwarding
+// thread sleeps in sigtimedwait(), every thread blocking what it waits for
+// (SIGCHLD included); the handler build polls its stream instead.
+TEST_CASE("sigkit-run's forwarding thread waits in sigtimedwait(), the handler build's in poll()") {
+  in_child([] {
+    own_group();
+    wrapped w;
+    const pid_t pid = w.p.pid();
+    // Two threads, neither running: the forwarder's in its wait, the main
+    // one waiting for the child.
+    REQUIRE(sigkit_test::wait_until(
+        [pid] {
+          const auto calls = sigkit_test::thread_syscalls(pid);
+          if (calls.size() != 2) return false;
+          for (const auto& [tid, nr] : calls)
+            if (nr < 0) return false;
+          return true;
+        },
+        5s));
+    const bool in_sigtimedwait = sigkit_test::some_thread_in(pid, SYS_rt_sigtimedwait);
+    const auto threads = sigkit::inspect_threads(pid);
+#if defined(SIGKIT_TEST_VIA_HANDLER)
+    CHECK_FALSE(in_sigtimedwait);
+#else
+    CHECK(in_sigtimedwait);
+    // The main thread blocks SIGCHLD; the waiting one shows it unblocked
+    // only while it waits (the kernel lifts the block of what it waits for).
+    CHECK(threads.front().tid == pid);
+    CHECK(threads.front().blocked.contains(sigkit::child));
+#endif
+    // Either way it forwards.
+    REQUIRE(::kill(pid, SIGUSR1) == 0);
+    CHECK(w.p.line_starting("sig SIGUSR1 ").has_value());
+  });
+}
+
 // Issue 15, fixes 1 and 2: `kill -IO` killed sigkit-run (SIGIO was left out
 // of all_forwardable() and kept its default action), leaving the command
 // running; `kill -CONT` reached a running command only through the
