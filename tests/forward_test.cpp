@@ -246,9 +246,10 @@ struct direct_forwarding {
   std::vector<std::string> log;
   // Runs on the forwarder's thread after "forwarded SIGTERM" is logged.
   std::function<void()> after_term;
-  // Attached as run() attaches it when every thread blocks the forwarder's
-  // subscription: its thread sleeps in sigtimedwait(), and reads a stop
-  // after a send from the SIGCHLD of that stop, not with a waitid() at once.
+  // With forward_options::dequeue_directly, this thread blocking what the
+  // forwarder takes, as run() does: the forwarder's thread sleeps in
+  // sigtimedwait(), and reads a stop after a send from the SIGCHLD of that
+  // stop, not with a waitid() at once. Otherwise it polls its stream.
   bool in_sigtimedwait = false;
 
   // `sh -c script` in a group of its own (so that the cleanup kills what it
@@ -284,25 +285,18 @@ struct direct_forwarding {
   // stop may be read after the send, from its SIGCHLD, and a SIGUSR1
   // pending beside that SIGCHLD would be taken first.)
   void term_then_marker() {
-    // Taken from a signalfd by the forwarder's thread (this thread blocks
-    // them, and the forwarder's thread inherits the block), so the test does
-    // not depend on how a sanitizer delivers signals. Without a signalfd
-    // (forward_test_nosignalfd) nothing is blocked: the handler takes them.
     const sigkit::signal_set forwarded{sigkit::signal{SIGTERM}, sigkit::signal{SIGUSR1}};
     std::atomic<bool> term_done{false};
     sigkit::forward_options o;
     o.signals = forwarded;
     o.job_control = false;
-    o.dequeue_directly = true;
-    // In sigtimedwait(): this thread (the only other one) blocks the whole
-    // subscription, SIGCHLD and the synchronous signals included.
-    const sigkit::signal_set blocked = in_sigtimedwait ? sigkit::detail::waited_for(o) : forwarded;
-    if (in_sigtimedwait) REQUIRE_FALSE(blocked.empty());
-    if (SIGKIT_HAVE_SIGNALFD || in_sigtimedwait) {
-      const sigset_t set = blocked.to_sigset();
+    o.dequeue_directly = in_sigtimedwait;
+    if (in_sigtimedwait) {
+      const sigkit::signal_set waited = sigkit::detail::waited_for(o);
+      REQUIRE(waited.contains(sigkit::child));
+      const sigset_t set = waited.to_sigset();
       REQUIRE(::pthread_sigmask(SIG_BLOCK, &set, nullptr) == 0);
     }
-    if (in_sigtimedwait) REQUIRE(sigkit::detail::every_thread_blocks(blocked));
     o.log = [&](const std::string& line) {
       {
         const std::lock_guard lock(m);
@@ -312,11 +306,7 @@ struct direct_forwarding {
       if (after_term) after_term();
       term_done = true;
     };
-    sigkit::forwarder f(o);
-    if (in_sigtimedwait)
-      f.attach(child, sigkit::detail::every_thread_blocks_them);
-    else
-      f.attach(child);
+    sigkit::forwarder f(child, o);
     // Sent without a SIGCHLD, which would make the forwarder read the
     // child's state whether or not it has to.
     REQUIRE(sigkit_test::send_from_another_process_quietly(::getpid(), SIGTERM));
@@ -330,9 +320,8 @@ struct direct_forwarding {
   }
 };
 
-// Each case below runs with the forwarder's thread in poll() (attach()) and
-// in sigtimedwait() (run()'s attach when every thread blocks its
-// subscription).
+// Each case below runs with the forwarder's thread in poll() (the handler
+// path) and in sigtimedwait() (dequeue_directly).
 constexpr bool both_waits[] = {false, true};
 
 TEST_CASE("a child that took the request and was stopped afterwards is not continued") {
@@ -420,10 +409,8 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
       return m;
     }();
     sigkit::scoped_block quiet(waited);
-    REQUIRE(sigkit::detail::every_thread_blocks(waited));
     {
-      sigkit::forwarder f(o);
-      f.attach(c, sigkit::detail::every_thread_blocks_them);
+      sigkit::forwarder f(c, o);
       REQUIRE_MESSAGE(sigkit_test::wait_until([] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); },
                                               5s),
                       "no thread of this process waits in sigtimedwait()");
@@ -451,6 +438,31 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
     ::kill(c.pid(), SIGKILL);
     (void)c.wait();
   });
+}
+
+// What another thread's handler takes reaches the forwarder's stream, not
+// its sigtimedwait(): the stream's delivery must wake it. kill() goes to
+// the main thread when it can take the signal, and this one blocks nothing.
+TEST_CASE("a forwarder in sigtimedwait() is woken by what the handler takes on another thread") {
+  std::vector<int> through_handler{SIGUSR1};  // forwarded, left unblocked here
+  if (!skip_sent_faults) through_handler.push_back(SIGSYS);  // a sent fault: always the handler's
+  for (const int signo : through_handler)
+    in_child([signo] {
+      CAPTURE(signo);
+      own_group();
+      trapping_child t({signo});
+      sigkit::forward_options o;
+      o.dequeue_directly = true;
+      o.job_control = false;
+      sigkit::forwarder f(t.c, o);
+      REQUIRE_MESSAGE(sigkit_test::wait_until(
+                          [] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); }, 5s),
+                      "the forwarder's thread never waited in sigtimedwait()");
+      // No SIGCHLD from the sender either (it would wake the forwarder's
+      // thread through this thread's handler too, through the same poke).
+      REQUIRE(sigkit_test::send_from_another_process_quietly(::getpid(), signo));
+      CHECK(t.exit_signal() == signo);
+    });
 }
 
 TEST_CASE("forward_options::rewrite sends another signal in place of one, or none") {

@@ -4,9 +4,12 @@
 //
 // Layout
 //   forwarder (RAII) owns a heap `state` whose watcher thread
-//   (detail/watcher.hpp) waits for an event of the forwarder's stream (or
-//   of its signalfd, with dequeue_directly), the child's exit (its pidfd)
-//   or the kill_after deadline, and acts. The state is made of pieces with one job each:
+//   (detail/watcher.hpp) waits for an event of the forwarder's stream, the
+//   child's exit (its pidfd) or the kill_after deadline, and acts; with
+//   dequeue_directly it sleeps in sigtimedwait() instead
+//   (detail/direct_wait.hpp), taking the forwarded signals and SIGCHLD
+//   straight from the kernel, and the stream pokes it. The state is made of
+//   pieces with one job each:
 //     followed_child    whom to signal (pidfd, pid or group) and the
 //                       child's stops, continues and exit, as waitid() says
 //     kill_timer        kill_after's clock: armed by a terminating request,
@@ -51,7 +54,6 @@
 
 #include "child_process.hpp"
 #include "detail/deadline.hpp"
-#include "detail/direct_queue.hpp"
 #include "detail/direct_wait.hpp"
 #include "detail/forward_rules.hpp"
 #include "detail/pausable_deadline.hpp"
@@ -102,15 +104,18 @@ struct forward_options {
   /// another process sent with kill() instead of dying of it (a real fault,
   /// or one this process raises itself, still kills).
   bool forward_faults = true;
-  /// Where there is a signalfd (Linux): the forwarder's thread takes the
-  /// signals straight from the kernel, as a minimal sigwaitinfo() forwarder
-  /// does, instead of through sigkit's handler and a wakeup: less latency
-  /// per forwarded signal, at two costs. Only signals that every other
-  /// thread blocks are taken this way (run() blocks them in its own thread;
-  /// a signal that another thread leaves unblocked still arrives through
-  /// the handler and is forwarded too), and a handler installed before
-  /// sigkit does not run for the signals taken this way. sigkit-run turns
-  /// it on.
+  /// Where there is sigtimedwait() (Linux): the forwarder's thread blocks
+  /// the forwarded signals and SIGCHLD and sleeps in sigtimedwait(), taking
+  /// them straight from the kernel as tini and dumb-init do, instead of
+  /// through sigkit's handler and a wakeup: less latency per forwarded
+  /// signal, at two costs. Only signals that every other thread blocks are
+  /// taken this way (run() blocks them in its own thread; one that another
+  /// thread leaves unblocked arrives through the handler and is forwarded
+  /// all the same, a little later), and neither a handler installed before
+  /// sigkit nor another sigkit stream sees the forwarded signals taken this
+  /// way. A SIGCHLD the thread takes goes through sigkit's handler as if it
+  /// had been delivered to it (every subscriber sees it; a handler that was
+  /// there before sigkit runs on that thread). sigkit-run turns it on.
   bool dequeue_directly = false;
   /// If set, called on the forwarder's thread with a line for each decision
   /// ("forwarded SIGTERM to 1234", "not forwarding SIGINT: ...").
@@ -162,32 +167,24 @@ inline signal_set forwarder_subscription(const forward_options& options) {
   return out;
 }
 
-/// The signals forward_options::dequeue_directly takes from a signalfd: the
-/// forwarded ones but SIGCHLD, which stays on the handler path (other
-/// streams, run()'s reaper, want it too, and it is not forwarded). Empty
+/// The signals forward_options::dequeue_directly takes straight from the
+/// kernel: the forwarded ones but SIGCHLD (not forwarded; the forwarder's
+/// thread takes it all the same, and hands it to sigkit's handler). Empty
 /// when the option is off. (Never a synchronous signal: those are not in
 /// the forwarded set.)
 inline signal_set directly_dequeued(const forward_options& options) {
   return options.dequeue_directly ? received_for_forwarding(options) - signal_set{sigkit::child} : signal_set{};
 }
 
-/// The signals a forwarder's thread takes with sigtimedwait() when run()
-/// finds that every thread blocks them (detail/direct_wait.hpp): its whole
-/// subscription, SIGCHLD and the synchronous signals included. Empty when
-/// that wait is not possible: dequeue_directly off (or nothing to take
-/// directly), or no sigtimedwait() here.
+/// What the forwarder's thread blocks and takes with sigtimedwait() with
+/// dequeue_directly (detail/direct_wait.hpp): the directly dequeued signals
+/// and SIGCHLD (the child's stops and exit, and the poke that wakes it).
+/// Empty when the option is off or there is no sigtimedwait().
 inline signal_set waited_for(const forward_options& options) {
-  if (!SIGKIT_HAVE_SIGTIMEDWAIT || directly_dequeued(options).empty()) return {};
-  return forwarder_subscription(options);
+  const signal_set direct = directly_dequeued(options);
+  if (!SIGKIT_HAVE_SIGTIMEDWAIT || direct.empty()) return {};
+  return direct | signal_set{sigkit::child};
 }
-
-/// forwarder::attach()'s tag for run(): every thread blocks
-/// waited_for(options), so the forwarder's thread may sleep in
-/// sigtimedwait().
-struct every_thread_blocks_t {
-  explicit every_thread_blocks_t() = default;
-};
-inline constexpr every_thread_blocks_t every_thread_blocks_them{};
 
 /// forward_options::rewrite as a table: what each received signal is sent
 /// as (0: nothing).
@@ -399,27 +396,18 @@ class forwarder {
 
   /// Starts forwarding to `c` (which must outlive this forwarder, or be
   /// waited for first).
-  void attach(child_process& c) { attach(c, false); }
-
-  /// run()'s attach(): the caller has made sure that every thread of the
-  /// process blocks detail::waited_for(options) (and that threads started
-  /// later will), so the forwarder's thread sleeps in sigtimedwait() rather
-  /// than in poll() (detail/direct_wait.hpp).
-  void attach(child_process& c, detail::every_thread_blocks_t) { attach(c, true); }
+  void attach(child_process& c) {
+    if (st_->watch.started()) throw std::logic_error("sigkit::forwarder: already attached to a child");
+    if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
+    st_->child.attach(c);
+    if (c.took_terminal()) st_->tty.given_to(st_->child.pgid);
+    st_->watch.start([s = st_.get()](std::stop_token done) { s->loop(done); });
+  }
 
   /// Signals forwarded so far.
   std::uint64_t forwarded() const noexcept { return st_->forwarded.load(); }
 
  private:
-  void attach(child_process& c, bool wait_for_signals) {
-    if (st_->watch.started()) throw std::logic_error("sigkit::forwarder: already attached to a child");
-    if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
-    st_->child.attach(c);
-    if (c.took_terminal()) st_->tty.given_to(st_->child.pgid);
-    st_->wait_for_signals = wait_for_signals && !detail::waited_for(st_->options).empty();
-    st_->watch.start([s = st_.get()](std::stop_token done) { s->loop(done); });
-  }
-
   struct state {
     explicit state(forward_options opts)
         : options(std::move(opts)),
@@ -435,7 +423,7 @@ class forwarder {
     detail::kill_timer kill;
     bool stop_to_follow = false;         // job control: a stop read but not followed yet
     bool resumed_from_own_stop = false;  // follow_stop() returned: its SIGCONT is still to come
-    bool wait_for_signals = false;       // attach(every_thread_blocks_them): loop in sigtimedwait()
+    const bool wait_for_signals = !detail::waited_for(options).empty();  // the loop sleeps in sigtimedwait()
     int unchecked_request = 0;           // forward(): a request sent to a child not yet read stopped
     std::atomic<std::uint64_t> forwarded{0};
 
@@ -643,13 +631,13 @@ class forwarder {
       return detail::deadline::never();
     }
 
-    // Waits for an event (stream, signalfd), a poke, the child's exit (its
+    // Waits for an event of the stream, a poke, the child's exit (its
     // pidfd) or `until`. Returns whether the child may have exited.
-    bool wait(const detail::direct_queue& direct, const detail::deadline& until) {
-      // Negative descriptors (no pidfd, no signalfd) are skipped by poll().
-      pollfd extra[2] = {{child.pidfd, POLLIN, 0}, {direct.fd(), POLLIN, 0}};
-      const int ready = watch.wait(until, extra);
-      return ready < 0 || (ready > 0 && extra[0].revents != 0);  // an error: look anyway
+    bool wait(const detail::deadline& until) {
+      // A negative descriptor (no pidfd) is skipped by poll().
+      pollfd exit[1] = {{child.pidfd, POLLIN, 0}};
+      const int ready = watch.wait(until, exit);
+      return ready < 0 || (ready > 0 && exit[0].revents != 0);  // an error: look anyway
     }
 
     // The stream's events, as many as are there.
@@ -687,13 +675,21 @@ class forwarder {
     }
 
 #if SIGKIT_HAVE_SIGTIMEDWAIT
-    // attach(every_thread_blocks_them): the thread takes every signal it
-    // waits for with sigtimedwait(), one per wait (detail/direct_wait.hpp).
-    // The child's exit comes as a SIGCHLD; a stop request, as a poke.
+    // forward_options::dequeue_directly: the thread takes what it forwards
+    // and SIGCHLD with sigtimedwait(), one per wait (detail/direct_wait.hpp),
+    // and anything that reaches the stream instead pokes it. The child's
+    // exit comes as a SIGCHLD; a stop request, as a poke.
     void loop_in_sigtimedwait(const std::stop_token& done) {
       const signal_set direct = detail::directly_dequeued(options);
       const detail::direct_wait taker(detail::waited_for(options));
-      const std::stop_callback wake(done, [&taker]() noexcept { taker.poke(); });
+      struct poked_by_stream {
+        stream& events;
+        poked_by_stream(stream& s, pid_t tid) : events(s) { events.poke_on_delivery(detail::sent_faults_too, tid); }
+        ~poked_by_stream() { events.poke_on_delivery(detail::sent_faults_too, 0); }
+        poked_by_stream(const poked_by_stream&) = delete;
+        poked_by_stream& operator=(const poked_by_stream&) = delete;
+      } const poked(watch.events(), taker.thread());
+      const std::stop_callback wake(done, [tid = taker.thread()]() noexcept { detail::poke_thread(tid); });
       // A stop from before the subscription sent no SIGCHLD to read: look
       // once now, so that forward() may rely on SIGCHLD for every later one.
       refresh_stop_only();
@@ -705,25 +701,23 @@ class forwarder {
         if (!until) continue;
         using taken = detail::direct_wait::taken;
         const taken t = taker.wait(*until, direct, [this](const event& e) { on_event(e); });
-        // A SIGCHLD went to the stream (read at the top); anything but a
-        // forwarded signal: look at the child again, it costs one waitid().
+        // Anything but a forwarded signal (a SIGCHLD, now in the stream; a
+        // poke; a timeout): look at the child again, one waitid().
         exit_possible = t != taken::signal;
       }
     }
 #endif
 
     void loop_in_poll(const std::stop_token& done) {
-      const detail::direct_queue direct(detail::directly_dequeued(options));
       // Whether the child may have exited: always without a pidfd; with one,
       // at the start and whenever poll() says it is readable (it stays so).
       bool exit_possible = true;
       while (!done.stop_requested()) {
         take_stream_events();
-        direct.drain([this](const event& e) { on_event(e); });
         std::optional<detail::deadline> until;
         if (act(exit_possible || child.pidfd < 0, until)) return;
         if (!until) continue;
-        exit_possible = wait(direct, *until);
+        exit_possible = wait(*until);
       }
     }
   };

@@ -77,17 +77,6 @@ inline std::vector<unblocking_thread> threads_not_blocking(const signal_set& sig
   return out;
 }
 
-/// True if /proc shows every thread of this process blocking every signal
-/// of `signals`; false if one does not, or where /proc cannot tell.
-inline bool every_thread_blocks(const signal_set& signals) noexcept {
-  std::error_code ec;
-  const std::vector<thread_signals> threads = inspect_threads(::getpid(), ec);
-  if (ec) return false;
-  for (const thread_signals& t : threads)
-    if (!(signals - t.blocked).empty()) return false;
-  return true;
-}
-
 /// "thread 123 (worker) does not block SIGTERM; thread 124 (...) ..." for
 /// at most three threads, then how many more.
 inline std::string describe(const std::vector<unblocking_thread>& threads) {

@@ -26,7 +26,6 @@
 #include "forward.hpp"
 #include "inspect.hpp"
 #include "mask.hpp"
-#include "process_block.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
 
@@ -197,38 +196,20 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   forwarder fwd(options.forward);
   child_process c;
   if (auto failed = detail::spawn_for_run(c, argv, options)) return *failed;
-  std::optional<scoped_block> quiet;
+  // forward_options::dequeue_directly: the forwarder's thread takes the
+  // forwarded signals and SIGCHLD straight from the kernel
+  // (detail/direct_wait.hpp), which it does only for those that no other
+  // thread can take: block them in this thread too, before attach(), so
+  // that none reaches the handler here in between (the forwarder's thread
+  // inherits the block, and keeps it). Without the option nothing is
+  // blocked: leaving the handler to whichever thread the kernel picks is
+  // robust where a sanitizer's runtime keeps a thread's mask for itself
+  // (TSan: a forwarder thread seen with every signal blocked).
   std::error_code block_ec;
-  // forward_options::dequeue_directly in a process whose every thread then
-  // blocks the forwarder's whole subscription (sigkit-run, or a program that
-  // runs a command from main() before it starts threads): block it here
-  // before attach(), so that the forwarder's thread inherits the block, and
-  // that thread sleeps in sigtimedwait() as tini and dumb-init do. The
-  // synchronous signals are blocked here too for as long as run() waits:
-  // a real fault on this thread then kills as SIG_DFL would, without a
-  // handler installed before sigkit.
+  std::optional<scoped_block> quiet;
   const signal_set waited = detail::waited_for(options.forward);
-  if (!waited.empty()) {
-    quiet.emplace(waited, block_ec);
-    if (!block_ec && detail::every_thread_blocks(waited)) {
-      fwd.attach(c, detail::every_thread_blocks_them);
-    } else {
-      quiet.reset();
-    }
-  }
-  if (!quiet) {
-    fwd.attach(c);
-    // forward_options::dequeue_directly otherwise: the forwarder's thread
-    // reads the forwarded signals from a signalfd, which sees them only
-    // while no thread leaves them unblocked: block them in this thread too
-    // (after attach(), so the forwarder's thread does not inherit the
-    // block). Without it nothing is blocked: leaving the handler to
-    // whichever thread the kernel picks is robust where a sanitizer's
-    // runtime keeps a thread's mask for itself (TSan: a forwarder thread
-    // seen with every signal blocked).
-    const signal_set deliver_elsewhere = detail::directly_dequeued(options.forward);
-    if (!deliver_elsewhere.empty()) quiet.emplace(deliver_elsewhere, block_ec);  // failure only costs latency
-  }
+  if (!waited.empty()) quiet.emplace(waited, block_ec);  // failure only costs latency
+  fwd.attach(c);
   const exit_status status = options.reap ? detail::wait_reaping(c, *orphans) : c.wait();
   quiet.reset();  // the forwarder's thread is gone
   const bool waiting = options.reap && options.wait_descendants;

@@ -25,6 +25,7 @@
 #include "detail/ring.hpp"
 #include "detail/subscription.hpp"
 #include "detail/table.hpp"
+#include "detail/thread_poke.hpp"
 #include "error.hpp"
 #include "event.hpp"
 #include "signal.hpp"
@@ -76,6 +77,17 @@ struct stream_core : subscriber {
     core->wake->notify();
   }
 
+#if SIGKIT_HAVE_SIGTIMEDWAIT
+  /// A forwarder's stream: store and wake, then poke the forwarder's thread
+  /// if it sleeps in sigtimedwait() (detail/direct_wait.hpp), which does not
+  /// watch the wakeup. Async-signal-safe.
+  static void deliver_and_poke(subscriber* self, int signo, const siginfo_t* info) noexcept {
+    deliver_one(self, signo, info);
+    const pid_t tid = static_cast<stream_core*>(self)->poke_tid.load(std::memory_order_seq_cst);
+    if (tid > 0) poke_thread(tid);
+  }
+#endif
+
   /// Drain, then act: take an event if one is there. Consumer only. In a
   /// wakeup_group (wakeup_group.hpp), an empty member drains the shared
   /// descriptor only when no member holds an event, and a drain is followed
@@ -110,6 +122,7 @@ struct stream_core : subscriber {
   std::shared_ptr<group_wakeup> shared;  // a wakeup_group's, kept alive while the stream lives; set before
                                          // subscribing and never changed, so the handler may read it
   std::atomic<std::uint64_t> dropped{0};
+  std::atomic<pid_t> poke_tid{0};  // deliver_and_poke's thread (0: none)
   signal_set signals;
   pid_t creator;
 };
@@ -214,6 +227,14 @@ class stream : public detail::subscription<detail::stream_core> {
   /// (a real fault still kills the process).
   stream(signal_set signals, stream_options options, detail::sent_faults_too_t) {
     open(signals, options, "forwarder", true);
+  }
+
+  /// sigkit's forwarder, whose thread sleeps in sigtimedwait() with
+  /// forward_options::dequeue_directly: from now on each delivery to this
+  /// stream also pokes thread `tid` of this process (0: no thread). A ring
+  /// stream made with sent_faults_too only; elsewhere it does nothing.
+  void poke_on_delivery(detail::sent_faults_too_t, pid_t tid) noexcept {
+    if (core_) core_->poke_tid.store(tid, std::memory_order_seq_cst);
   }
 
   /// For sigkit's own watchers (shutdown, trap), whose signals may all have
@@ -391,6 +412,9 @@ class stream : public detail::subscription<detail::stream_core> {
         signals, options.capacity, options.chain,
         options.shared_wakeup != nullptr ? options.shared_wakeup->wake_ : nullptr, who, ec);
     detail::throw_if(ec, std::string(who) + ": cannot create the wakeup descriptor for " + signals.to_string());
+#if SIGKIT_HAVE_SIGTIMEDWAIT
+    if (sent_faults) core->deliver = &detail::stream_core::deliver_and_poke;  // a forwarder's (set before subscribing)
+#endif
     adopt(std::move(core), who);
   }
 

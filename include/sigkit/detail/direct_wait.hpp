@@ -1,33 +1,34 @@
-// sigkit/detail/direct_wait.hpp - a thread that sleeps in sigtimedwait()
-// for a set of signals that every other thread of the process blocks: the
-// wait of run()'s forwarding thread, as a minimal sigwaitinfo() forwarder
-// (tini, dumb-init) waits.
+// sigkit/detail/direct_wait.hpp - a thread that sleeps in sigtimedwait(),
+// as a minimal sigwaitinfo() forwarder (tini, dumb-init) does: the wait of
+// the forwarder's thread with forward_options::dequeue_directly.
 //
-// Why it is sound only when no other thread can take the set: a thread in
-// sigtimedwait() wakes for the signals of its set (and for a handler run on
-// itself), not for a handler that runs on another thread. So everything
-// that must wake it is in the set and blocked everywhere: the forwarded
-// signals, SIGCHLD (the child's stops, continues and exit), the
-// synchronous signals another process sends, and its own poke, a SIGCHLD
-// sent to this thread alone. Signals pend until it takes them: nothing is
-// lost between two waits. The ones that are not forwarded as taken
-// (SIGCHLD, synchronous signals) go through sigkit's handler as a function
-// call (deliver_as_if_caught), so every subscriber sees them as if they
-// had been delivered. run() checks the condition (every thread blocks the
-// set, from /proc) before it chooses this wait. Only where there is
+// The thread blocks its set (the signals it forwards and SIGCHLD) and takes
+// them one per wait, straight from the kernel's queue: every one that no
+// other thread can take (all of them in run(), which blocks the set in its
+// own thread too). What reaches the forwarder another way, through sigkit's
+// handler on another thread (a thread that leaves the set unblocked, a
+// synchronous signal another process sent), lands in the forwarder's
+// stream, whose delivery pokes this thread (detail/thread_poke.hpp): a
+// SIGCHLD sent to it alone, which pends until it waits. So nothing waits
+// unseen, whatever the other threads block.
+//
+// A SIGCHLD taken here (and any signal of the set that is not forwarded as
+// taken) goes through sigkit's handler as a function call
+// (deliver_as_if_caught), so every subscriber, the forwarder's stream
+// included, sees it as if it had been delivered. Only where there is
 // sigtimedwait() (SIGKIT_HAVE_SIGTIMEDWAIT).
 #pragma once
 
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../event.hpp"
 #include "../signal.hpp"
 #include "deadline.hpp"
 #include "platform.hpp"
 #include "table.hpp"
+#include "thread_poke.hpp"
 
 #if SIGKIT_HAVE_SIGTIMEDWAIT
 namespace sigkit {
@@ -36,7 +37,7 @@ namespace detail {
 
 /// The calling thread blocks `signals` (which must hold SIGCHLD) for as
 /// long as this object lives on that thread, and takes them with
-/// sigtimedwait(). Not movable: poke() is called from other threads.
+/// sigtimedwait(). Not movable: other threads poke it by id.
 class direct_wait {
  public:
   explicit direct_wait(const signal_set& signals) noexcept : set_(signals.to_sigset()) {
@@ -46,22 +47,20 @@ class direct_wait {
   direct_wait& operator=(const direct_wait&) = delete;
   ~direct_wait() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
 
-  /// Wakes this thread's wait() once (at once if it is not waiting: the
-  /// poke pends for it). Callable from any thread while this object lives.
-  void poke() const noexcept { ::pthread_kill(self_, SIGCHLD); }
+  /// The waiting thread's id, for poke_thread().
+  pid_t thread() const noexcept { return tid_; }
 
   /// What one wait() took.
   enum class taken {
-    nothing,  // the deadline passed, or a handler ran on this thread
-    signal,   // a signal to act on: `on_signal` was called with it
-    delivered_child,  // a SIGCHLD, handed to sigkit's handler
-    delivered_other,  // another signal of the set not in `direct`, handed likewise
-    poke,
+    nothing,          // the deadline passed, or a handler ran on this thread
+    signal,           // a signal to act on: `on_signal` was called with it
+    delivered,        // a SIGCHLD (or another signal of the set not in `direct`), handed to sigkit's handler
+    poke,             // poke_thread(thread())
   };
 
   /// Sleeps until a signal of the set is pending or `until` passes, and
   /// takes one signal: a signal of `direct` goes to `on_signal(event)`; any
-  /// other (SIGCHLD, a synchronous signal) to sigkit's handler.
+  /// other but a poke to sigkit's handler.
   template <class F>
   taken wait(const deadline& until, const signal_set& direct, F&& on_signal) const {
     siginfo_t info{};
@@ -76,28 +75,19 @@ class direct_wait {
       signo = ::sigtimedwait(&set_, &info, &ts);
     }
     if (signo <= 0) return taken::nothing;  // EAGAIN (timed out), EINTR
-    const signal s{signo};
-    if (direct.contains(s)) {
+    if (direct.contains(signal{signo})) {
       on_signal(make_event(signo, &info));
       return taken::signal;
     }
     if (is_poke(info)) return taken::poke;
     deliver_as_if_caught(signo, info);
-    return signo == SIGCHLD ? taken::delivered_child : taken::delivered_other;
+    return taken::delivered;
   }
 
  private:
-  bool is_poke(const siginfo_t& info) const noexcept {
-#if defined(SI_TKILL)
-    return info.si_signo == SIGCHLD && info.si_code == SI_TKILL && info.si_pid == ::getpid();
-#else
-    return info.si_signo == SIGCHLD && info.si_code <= 0 && info.si_pid == ::getpid();
-#endif
-  }
-
   sigset_t set_;
   sigset_t old_{};
-  pthread_t self_ = ::pthread_self();
+  pid_t tid_ = this_thread_id();
 };
 
 }  // namespace detail
