@@ -290,8 +290,8 @@ struct direct_forwarding {
     sigkit::forward_options o;
     o.signals = forwarded;
     o.job_control = false;
-    o.dequeue_directly = in_sigtimedwait;
-    if (in_sigtimedwait) {
+    o.dequeue_directly = in_sigtimedwait;  // without sigtimedwait() (forward_test_nosigtimedwait): the handler's
+    if (in_sigtimedwait && SIGKIT_HAVE_SIGTIMEDWAIT) {
       const sigkit::signal_set waited = sigkit::detail::waited_for(o);
       REQUIRE(waited.contains(sigkit::child));
       const sigset_t set = waited.to_sigset();
@@ -325,25 +325,26 @@ struct direct_forwarding {
 constexpr bool both_waits[] = {false, true};
 
 TEST_CASE("a child that took the request and was stopped afterwards is not continued") {
-  for (const bool waits : both_waits) in_child([waits] {
-    INFO("forwarder in sigtimedwait: " << waits);
-    own_group();
-    direct_forwarding d("trap 'n=1' TERM USR1; while :; do sleep 1; done",
-                        [](const sigkit::proc_status& s) { return s.caught.contains(sigkit::signal{SIGUSR1}); });
-    d.in_sigtimedwait = waits;
-    const pid_t pid = d.child.pid();
-    d.after_term = [pid] {
-      // The child takes the request, and is stopped by someone else before
-      // the forwarder looks at it.
-      (void)sigkit_test::wait_until([pid] { return !sigkit::inspect(pid).pending.contains(sigkit::signal{SIGTERM}); },
-                                    5s);
-      ::kill(pid, SIGSTOP);
-      (void)sigkit_test::wait_state(pid, 'T');
-    };
-    d.term_then_marker();
-    CHECK_MESSAGE(!d.logged("forwarded SIGCONT"), "the forwarder continued a child that had taken the request");
-    CHECK(sigkit_test::proc_state(pid) == 'T');
-  });
+  for (const bool waits : both_waits)
+    in_child([waits] {
+      INFO("forwarder in sigtimedwait: " << waits);
+      own_group();
+      direct_forwarding d("trap 'n=1' TERM USR1; while :; do sleep 1; done",
+                          [](const sigkit::proc_status& s) { return s.caught.contains(sigkit::signal{SIGUSR1}); });
+      d.in_sigtimedwait = waits;
+      const pid_t pid = d.child.pid();
+      d.after_term = [pid] {
+        // The child takes the request, and is stopped by someone else before
+        // the forwarder looks at it.
+        (void)sigkit_test::wait_until([pid] { return !sigkit::inspect(pid).pending.contains(sigkit::signal{SIGTERM}); },
+                                      5s);
+        ::kill(pid, SIGSTOP);
+        (void)sigkit_test::wait_state(pid, 'T');
+      };
+      d.term_then_marker();
+      CHECK_MESSAGE(!d.logged("forwarded SIGCONT"), "the forwarder continued a child that had taken the request");
+      CHECK(sigkit_test::proc_state(pid) == 'T');
+    });
 }
 
 // sleep, which keeps the shell's SIG_IGN across exec and blocks nothing (a
@@ -356,45 +357,47 @@ direct_forwarding::ready_test ignores_term_and_usr1() {
 }
 
 TEST_CASE("a stopped child that ignores the request is continued, so kill_after's clock can run") {
-  for (const bool waits : both_waits) in_child([waits] {
-    INFO("forwarder in sigtimedwait: " << waits);
-    own_group();
-    direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
-    d.in_sigtimedwait = waits;
-    const pid_t pid = d.child.pid();
-    // Stopped before the forwarder exists: no SIGCHLD of it will come.
-    REQUIRE(::kill(pid, SIGSTOP) == 0);
-    REQUIRE(sigkit_test::wait_state(pid, 'T'));
-    d.term_then_marker();
-    CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
-    CHECK(sigkit_test::wait_state(pid, 'T', true));
-  });
+  for (const bool waits : both_waits)
+    in_child([waits] {
+      INFO("forwarder in sigtimedwait: " << waits);
+      own_group();
+      direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
+      d.in_sigtimedwait = waits;
+      const pid_t pid = d.child.pid();
+      // Stopped before the forwarder exists: no SIGCHLD of it will come.
+      REQUIRE(::kill(pid, SIGSTOP) == 0);
+      REQUIRE(sigkit_test::wait_state(pid, 'T'));
+      d.term_then_marker();
+      CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
+      CHECK(sigkit_test::wait_state(pid, 'T', true));
+    });
 }
 
 TEST_CASE("a child stopped between the send and the forwarder's look, the request not acted on, is continued") {
-  for (const bool waits : both_waits) in_child([waits] {
-    INFO("forwarder in sigtimedwait: " << waits);
-    own_group();
-    direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
-    d.in_sigtimedwait = waits;
-    const pid_t pid = d.child.pid();
-    d.after_term = [pid] {
-      // Running when the request went; stopped before the forwarder reads
-      // its state (in sigtimedwait(), the stop's SIGCHLD is what tells it).
-      ::kill(pid, SIGSTOP);
-      (void)sigkit_test::wait_state(pid, 'T');
-    };
-    d.term_then_marker();
-    CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
-    CHECK(sigkit_test::wait_state(pid, 'T', true));
-  });
+  for (const bool waits : both_waits)
+    in_child([waits] {
+      INFO("forwarder in sigtimedwait: " << waits);
+      own_group();
+      direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
+      d.in_sigtimedwait = waits;
+      const pid_t pid = d.child.pid();
+      d.after_term = [pid] {
+        // Running when the request went; stopped before the forwarder reads
+        // its state (in sigtimedwait(), the stop's SIGCHLD is what tells it).
+        ::kill(pid, SIGSTOP);
+        (void)sigkit_test::wait_state(pid, 'T');
+      };
+      d.term_then_marker();
+      CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
+      CHECK(sigkit_test::wait_state(pid, 'T', true));
+    });
 }
 
-TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and its destructor wakes it") {
+TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and its destructor wakes it" *
+          doctest::skip(!SIGKIT_HAVE_SIGTIMEDWAIT)) {
   in_child([] {
     own_group();
-    const sigkit::spawn_options dies_with_us{.new_process_group = true,
-                                             .parent_death_signal = sigkit::signal{SIGKILL}};
+    const sigkit::spawn_options dies_with_us{.new_process_group = true, .parent_death_signal = sigkit::signal{SIGKILL}};
     auto c = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
     sigkit::stream children(sigkit::signal_set{sigkit::child});
     sigkit::forward_options o;
@@ -409,11 +412,18 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
       return m;
     }();
     sigkit::scoped_block quiet(waited);
+    pid_t waiting = 0;  // the forwarder's thread
+    const auto find_waiting = [&waiting] {
+      for (const auto& [tid, nr] : sigkit_test::thread_syscalls(::getpid()))
+        if (nr == SYS_rt_sigtimedwait) {
+          waiting = tid;
+          return true;
+        }
+      return false;
+    };
     {
       sigkit::forwarder f(c, o);
-      REQUIRE_MESSAGE(sigkit_test::wait_until([] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); },
-                                              5s),
-                      "no thread of this process waits in sigtimedwait()");
+      REQUIRE_MESSAGE(sigkit_test::wait_until(find_waiting, 5s), "no thread of this process waits in sigtimedwait()");
       // The stop's SIGCHLD is taken by the forwarder's thread (every thread
       // blocks it) and still reaches this stream, as a delivery would.
       REQUIRE(::kill(c.pid(), SIGSTOP) == 0);
@@ -430,7 +440,7 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
       // the thread now (the watchdog fails a hang).
       REQUIRE(sigkit_test::wait_until([] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); }, 5s));
     }
-    CHECK(sigkit::inspect_threads(::getpid()).size() == 1);
+    for (const auto& t : sigkit::inspect_threads(::getpid())) CHECK_MESSAGE(t.tid != waiting, "the thread lives on");
     quiet.reset();
     sigset_t mask_after;
     ::pthread_sigmask(SIG_BLOCK, nullptr, &mask_after);
@@ -443,8 +453,9 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
 // What another thread's handler takes reaches the forwarder's stream, not
 // its sigtimedwait(): the stream's delivery must wake it. kill() goes to
 // the main thread when it can take the signal, and this one blocks nothing.
-TEST_CASE("a forwarder in sigtimedwait() is woken by what the handler takes on another thread") {
-  std::vector<int> through_handler{SIGUSR1};  // forwarded, left unblocked here
+TEST_CASE("a forwarder in sigtimedwait() is woken by what the handler takes on another thread" *
+          doctest::skip(!SIGKIT_HAVE_SIGTIMEDWAIT)) {
+  std::vector<int> through_handler{SIGUSR1};                 // forwarded, left unblocked here
   if (!skip_sent_faults) through_handler.push_back(SIGSYS);  // a sent fault: always the handler's
   for (const int signo : through_handler)
     in_child([signo] {
@@ -455,9 +466,9 @@ TEST_CASE("a forwarder in sigtimedwait() is woken by what the handler takes on a
       o.dequeue_directly = true;
       o.job_control = false;
       sigkit::forwarder f(t.c, o);
-      REQUIRE_MESSAGE(sigkit_test::wait_until(
-                          [] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); }, 5s),
-                      "the forwarder's thread never waited in sigtimedwait()");
+      REQUIRE_MESSAGE(
+          sigkit_test::wait_until([] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); }, 5s),
+          "the forwarder's thread never waited in sigtimedwait()");
       // No SIGCHLD from the sender either (it would wake the forwarder's
       // thread through this thread's handler too, through the same poke).
       REQUIRE(sigkit_test::send_from_another_process_quietly(::getpid(), signo));

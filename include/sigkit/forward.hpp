@@ -424,7 +424,7 @@ class forwarder {
     bool stop_to_follow = false;         // job control: a stop read but not followed yet
     bool resumed_from_own_stop = false;  // follow_stop() returned: its SIGCONT is still to come
     const bool wait_for_signals = !detail::waited_for(options).empty();  // the loop sleeps in sigtimedwait()
-    int unchecked_request = 0;           // forward(): a request sent to a child not yet read stopped
+    int unchecked_request = 0;  // forward(): a request sent to a child not yet read stopped
     std::atomic<std::uint64_t> forwarded{0};
 
     void log(const std::string& line) const {

@@ -72,9 +72,9 @@ options:
                           default and none blocked (by default it keeps
                           the signals ignored and the mask sigkit-run
                           inherited, so `nohup sigkit-run cmd` works)
-      --via-handler       take signals through sigkit's handler, not a
-                          signalfd (slower; the path sigkit::run() takes
-                          by default)
+      --via-handler       take signals through sigkit's handler, not
+                          sigtimedwait() (slower; the path sigkit::run()
+                          takes by default)
   -v, --verbose           log every forwarding decision to stderr
   -h, --help              this text
       --version           sigkit's version

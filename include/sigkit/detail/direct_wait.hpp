@@ -52,10 +52,10 @@ class direct_wait {
 
   /// What one wait() took.
   enum class taken {
-    nothing,          // the deadline passed, or a handler ran on this thread
-    signal,           // a signal to act on: `on_signal` was called with it
-    delivered,        // a SIGCHLD (or another signal of the set not in `direct`), handed to sigkit's handler
-    poke,             // poke_thread(thread())
+    nothing,    // the deadline passed, or a handler ran on this thread
+    signal,     // a signal to act on: `on_signal` was called with it
+    delivered,  // a SIGCHLD (or another signal of the set not in `direct`), handed to sigkit's handler
+    poke,       // poke_thread(thread())
   };
 
   /// Sleeps until a signal of the set is pending or `until` passes, and

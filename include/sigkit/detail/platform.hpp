@@ -14,13 +14,12 @@
 //                        its name in 0.1, is still accepted)
 //   SIGKIT_NO_PIDFD      children are waited for by pid and signalled with
 //                        kill()
-//   SIGKIT_NO_SIGNALFD   forward_options::dequeue_directly takes nothing
-//                        from a signalfd: every signal goes through the
-//                        handler
+//   SIGKIT_NO_SIGNALFD   kernel-queue streams (stream_options::queue)
+//                        refuse with errc::not_supported
 //   SIGKIT_NO_PROC       the /proc readers (inspect.hpp) fail with ENOTSUP
-//   SIGKIT_NO_SIGTIMEDWAIT  run()'s forwarding thread never sleeps in
-//                        sigtimedwait(): it polls a signalfd (or the
-//                        handler's wakeup) instead
+//   SIGKIT_NO_SIGTIMEDWAIT  forward_options::dequeue_directly takes
+//                        nothing straight from the kernel: every signal
+//                        goes through the handler
 //
 // Decisions (each 1 or 0):
 //   SIGKIT_HAVE_EVENTFD   eventfd(2) for wakeups
@@ -30,9 +29,8 @@
 //                         time: the child is then owned by pid
 //   SIGKIT_HAVE_SIGNALFD  signalfd(2)
 //   SIGKIT_HAVE_PROC      the Linux /proc layout (/proc/PID/status, task/)
-//   SIGKIT_HAVE_SIGTIMEDWAIT  sigtimedwait(2), for run()'s forwarding thread
-//                         (with the /proc layout, to check that every other
-//                         thread blocks what it waits for)
+//   SIGKIT_HAVE_SIGTIMEDWAIT  sigtimedwait(2) and rt_tgsigqueueinfo(2),
+//                         for the forwarder's thread with dequeue_directly
 //   SIGKIT_HAVE_PRCTL     prctl(PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER)
 //   SIGKIT_HAVE_RAW_SIGACTION  the kernel's rt_sigaction with the common
 //                         struct layout (handler, flags, restorer, mask:

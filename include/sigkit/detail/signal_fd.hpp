@@ -1,8 +1,7 @@
 // sigkit/detail/signal_fd.hpp - reading signals straight from the kernel's
 // queue through a signalfd (Linux), as events: the one place that opens a
-// signalfd and turns its records into sigkit::event, shared by kernel-queue
-// streams (detail/kernel_queue.hpp) and the forwarder's direct queue
-// (detail/direct_queue.hpp).
+// signalfd and turns its records into sigkit::event, for kernel-queue
+// streams (detail/kernel_queue.hpp).
 //
 // A signalfd dequeues a signal only while no thread can take delivery of it
 // (every thread blocks it); a signal that a thread leaves unblocked is
