@@ -246,6 +246,8 @@ struct direct_forwarding {
   std::vector<std::string> log;
   // Runs on the forwarder's thread after "forwarded SIGTERM" is logged.
   std::function<void()> after_term;
+  // Runs on this thread once SIGTERM has been forwarded.
+  std::function<void()> after_forwarded;
   // With forward_options::dequeue_directly, this thread blocking what the
   // forwarder takes, as run() does: the forwarder's thread sleeps in
   // sigtimedwait(), and reads a stop after a send from the SIGCHLD of that
@@ -312,6 +314,7 @@ struct direct_forwarding {
     REQUIRE(sigkit_test::send_from_another_process_quietly(::getpid(), SIGTERM));
     REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return term_done.load(); }, 5s),
                     "the forwarder did not forward SIGTERM");
+    if (after_forwarded) after_forwarded();
     REQUIRE_MESSAGE(sigkit_test::wait_until([&] { return logged("child stopped"); }, 5s),
                     "the forwarder did not read the child's stop");
     REQUIRE(send_from_other(SIGUSR1));
@@ -390,6 +393,30 @@ TEST_CASE("a child stopped between the send and the forwarder's look, the reques
       d.term_then_marker();
       CHECK_MESSAGE(d.logged("forwarded SIGCONT"), "the stopped child was left stopped");
       CHECK(sigkit_test::wait_state(pid, 'T', true));
+    });
+}
+
+TEST_CASE("a stop long after a request the child ignores is followed as any stop, not taken for the request's") {
+  for (const bool waits : both_waits)
+    in_child([waits] {
+      INFO("forwarder in sigtimedwait: " << waits);
+      own_group();
+      direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
+      d.in_sigtimedwait = waits;
+      const pid_t pid = d.child.pid();
+      d.after_forwarded = [pid, waits] {
+        // Long after: the forwarder has looked at the child (at once in
+        // poll(); with dequeue_directly, after the wait with a deadline
+        // that ends the request's check, in a wait with none).
+        const pid_t self = ::getpid();
+        if (waits && SIGKIT_HAVE_SIGTIMEDWAIT)
+          REQUIRE(sigkit_test::wait_until([self] { return sigkit_test::some_thread_in_sigwaitinfo(self); }, 5s));
+        ::kill(pid, SIGSTOP);
+        REQUIRE(sigkit_test::wait_state(pid, 'T'));
+      };
+      d.term_then_marker();
+      CHECK_MESSAGE(!d.logged("forwarded SIGCONT"), "a stop long after the request was taken for one at the request");
+      CHECK(sigkit_test::proc_state(pid) == 'T');
     });
 }
 
@@ -474,6 +501,85 @@ TEST_CASE("a forwarder in sigtimedwait() is woken by what the handler takes on a
       REQUIRE(sigkit_test::send_from_another_process_quietly(::getpid(), signo));
       CHECK(t.exit_signal() == signo);
     });
+}
+
+// Job control follows stops the forwarder sees happen, not one from before
+// it was made (the process would stop at once, in attach()).
+TEST_CASE("a child stopped before the forwarder existed does not stop this process at attach") {
+  for (const bool waits : both_waits)
+    in_child([waits] {
+      INFO("forwarder in sigtimedwait: " << waits);
+      own_group();
+      const sigkit::spawn_options dies_with_us{.new_process_group = true,
+                                               .parent_death_signal = sigkit::signal{SIGKILL}};
+      auto c = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
+      REQUIRE(::kill(c.pid(), SIGSTOP) == 0);
+      REQUIRE(sigkit_test::wait_state(c.pid(), 'T'));
+      sigkit::forward_options o;
+      o.dequeue_directly = waits;  // job_control on, as by default
+      std::optional<sigkit::scoped_block> quiet;
+      if (waits) quiet.emplace(sigkit::detail::waited_for(o));  // as run() does
+      {
+        sigkit::forwarder f(c, o);
+        // Asleep in its wait with nothing to do: past the loop's first look
+        // at the child, where a followed stop would have stopped us here.
+        const pid_t self = ::getpid();
+        const bool asleep = sigkit_test::wait_until(
+            [self, waits] {
+              if (waits && SIGKIT_HAVE_SIGTIMEDWAIT) return sigkit_test::some_thread_in_sigwaitinfo(self);
+              return sigkit_test::some_thread_in(self, SYS_poll) || sigkit_test::some_thread_in(self, SYS_ppoll);
+            },
+            5s);
+        CHECK(asleep);
+        CHECK(sigkit_test::proc_state(c.pid()) == 'T');
+      }
+      ::kill(c.pid(), SIGKILL);
+      (void)c.wait();
+    });
+}
+
+// The forwarder's thread pokes itself when it hands a SIGCHLD to the
+// handler (its stream hears of it); such a poke, still pending when the
+// loop ends, must end with the thread, not be delivered as a SIGCHLD.
+TEST_CASE("a forwarder in sigtimedwait() leaves no SIGCHLD of its own behind when it ends" *
+          doctest::skip(!SIGKIT_HAVE_SIGTIMEDWAIT)) {
+  in_child([] {
+    own_group();
+    const sigkit::spawn_options dies_with_us{.new_process_group = true, .parent_death_signal = sigkit::signal{SIGKILL}};
+    auto c = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
+    sigkit::stream children(sigkit::signal_set{sigkit::child});
+    sigkit::forward_options o;
+    o.dequeue_directly = true;
+    o.job_control = false;
+    sigkit::forwarder f(c, o);
+    pid_t waiting = 0;
+    REQUIRE(sigkit_test::wait_until(
+        [&waiting] {
+          for (const auto& [tid, nr] : sigkit_test::thread_syscalls(::getpid()))
+            if (nr == SYS_rt_sigtimedwait) waiting = tid;
+          return waiting != 0;
+        },
+        5s));
+    // From now on only the forwarder's thread takes SIGCHLD: it takes the
+    // child's exit, hands it to the handler (this stream, and a poke of its
+    // own), sees the exit and leaves its loop.
+    const sigkit::scoped_block quiet(sigkit::signal_set{sigkit::child});
+    REQUIRE(::kill(c.pid(), SIGKILL) == 0);
+    const auto exit_event = children.recv_for(5s);
+    REQUIRE(exit_event.has_value());
+    CHECK(exit_event->from.code == CLD_KILLED);
+    REQUIRE(sigkit_test::wait_until(
+        [waiting] {
+          for (const auto& t : sigkit::inspect_threads(::getpid()))
+            if (t.tid == waiting) return false;
+          return true;
+        },
+        5s));
+    const auto extra = children.try_recv();
+    CHECK_MESSAGE(!extra.has_value(), "a SIGCHLD with si_code " << (extra ? extra->from.code : 0) << " from pid "
+                                                                << (extra ? extra->from.pid : 0));
+    (void)c.wait();
+  });
 }
 
 TEST_CASE("forward_options::rewrite sends another signal in place of one, or none") {

@@ -176,22 +176,43 @@ inline bool send_from_another_process_quietly(pid_t pid, int signo) {
   return r == sender && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-/// The system call each thread of `pid` is in now, from
-/// /proc/PID/task/TID/syscall (its first field; -1 for a thread running in
-/// user space), by thread id; empty if /proc cannot tell.
-inline std::vector<std::pair<pid_t, long>> thread_syscalls(pid_t pid) {
-  std::vector<std::pair<pid_t, long>> out;
+/// What each thread of `pid` is doing now, from /proc/PID/task/TID/syscall,
+/// by thread id: its fields ("running", or the system call's number and
+/// arguments in hexadecimal, then the stack and instruction pointers).
+/// Empty if /proc cannot tell.
+inline std::vector<std::pair<pid_t, std::vector<std::string>>> thread_syscall_fields(pid_t pid) {
+  std::vector<std::pair<pid_t, std::vector<std::string>>> out;
   std::error_code ec;
   for (const auto& t : sigkit::inspect_threads(pid, ec)) {
     const std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(t.tid) + "/syscall";
     std::FILE* f = std::fopen(path.c_str(), "re");
     if (f == nullptr) continue;
-    char word[32] = {};
-    if (std::fscanf(f, "%31s", word) == 1)
-      out.emplace_back(t.tid, std::strcmp(word, "running") == 0 ? -1 : std::strtol(word, nullptr, 10));
+    std::vector<std::string> fields;
+    char word[64] = {};
+    while (std::fscanf(f, "%63s", word) == 1) fields.emplace_back(word);
     std::fclose(f);
+    if (!fields.empty()) out.emplace_back(t.tid, std::move(fields));
   }
   return out;
+}
+
+/// The system call each thread of `pid` is in now (-1 for a thread running
+/// in user space), by thread id; empty if /proc cannot tell.
+inline std::vector<std::pair<pid_t, long>> thread_syscalls(pid_t pid) {
+  std::vector<std::pair<pid_t, long>> out;
+  for (const auto& [tid, fields] : thread_syscall_fields(pid))
+    out.emplace_back(tid, fields[0] == "running" ? -1 : std::strtol(fields[0].c_str(), nullptr, 10));
+  return out;
+}
+
+/// True if a thread of `pid` sleeps in sigtimedwait() with no timeout
+/// (sigwaitinfo()): its third argument, the timeout, is null.
+inline bool some_thread_in_sigwaitinfo(pid_t pid) {
+  for (const auto& [tid, fields] : thread_syscall_fields(pid))
+    if (fields.size() > 3 && std::strtol(fields[0].c_str(), nullptr, 10) == SYS_rt_sigtimedwait &&
+        fields[0] != "running" && fields[3] == "0x0")
+      return true;
+  return false;
 }
 
 /// True if some thread of `pid` is in system call `nr` now.

@@ -115,7 +115,8 @@ struct forward_options {
   /// sigkit nor another sigkit stream sees the forwarded signals taken this
   /// way. A SIGCHLD the thread takes goes through sigkit's handler as if it
   /// had been delivered to it (every subscriber sees it; a handler that was
-  /// there before sigkit runs on that thread). sigkit-run turns it on.
+  /// there before sigkit runs on that thread, its third argument, the
+  /// context, null). sigkit-run turns it on.
   bool dequeue_directly = false;
   /// If set, called on the forwarder's thread with a line for each decision
   /// ("forwarded SIGTERM to 1234", "not forwarding SIGINT: ...").
@@ -364,7 +365,11 @@ class terminal_handoff {
 ///    SIGCONT so that it can act on it; not if the child took the request
 ///    and was stopped afterwards (on Linux /proc/PID/status tells: the
 ///    request is neither pending nor ignored there; elsewhere, and with
-///    to_group, the child is always continued);
+///    to_group, the child is always continued). "Stopped" is as the
+///    forwarder sees it right after the send; with dequeue_directly, as it
+///    reads the stop's SIGCHLD, or the child's state about a millisecond
+///    later if none comes: a stop read in that time, the request not acted
+///    on, is continued; a later one is followed like any other;
 ///  - with kill_after, SIGKILL follows a terminating request after that
 ///    long, or at once on the second one;
 ///  - with forward_faults, a SIGSEGV (BUS, ILL, FPE, TRAP, SYS) that another
@@ -425,6 +430,11 @@ class forwarder {
     bool resumed_from_own_stop = false;  // follow_stop() returned: its SIGCONT is still to come
     const bool wait_for_signals = !detail::waited_for(options).empty();  // the loop sleeps in sigtimedwait()
     int unchecked_request = 0;  // forward(): a request sent to a child not yet read stopped
+    detail::deadline unchecked_until = detail::deadline::never();  // when the loop reads the child itself
+    // How long a request stays unchecked at most (see forward()): a stop of
+    // the child read within this time of the request, the request not acted
+    // on, continues the child; a later one is followed as any stop.
+    static constexpr std::chrono::milliseconds unchecked_for{1};
     std::atomic<std::uint64_t> forwarded{0};
 
     void log(const std::string& line) const {
@@ -589,11 +599,14 @@ class forwarder {
       if (!terminating) return;
       if (wait_for_signals && !child.stopped) {
         // In sigtimedwait(): had the child been stopped when the request
-        // went, the SIGCHLD of its stop would be pending now (every thread
-        // blocks it, only this one takes it), so the next wait takes it and
-        // on_child_stopped() applies the rule below then. That keeps a
-        // waitid() out of the time between this send and the next wait.
+        // went, the SIGCHLD of its stop is pending now or will reach the
+        // stream (and poke this thread), so a wait ends at once and
+        // on_child_stopped() applies the rule below then. The loop looks
+        // at the child itself if nothing has come within unchecked_for.
+        // That keeps a waitid() out of the time between this send and the
+        // next wait.
         unchecked_request = signo;
+        unchecked_until = detail::deadline::after(unchecked_for);
         return;
       }
       // A stopped child cannot act on the request: continue it. Checked
@@ -666,10 +679,7 @@ class forwarder {
 
     void loop(const std::stop_token& done) {
 #if SIGKIT_HAVE_SIGTIMEDWAIT
-      if (wait_for_signals) {
-        loop_in_sigtimedwait(done);
-        return;
-      }
+      if (wait_for_signals && loop_in_sigtimedwait(done)) return;
 #endif
       loop_in_poll(done);
     }
@@ -678,10 +688,18 @@ class forwarder {
     // forward_options::dequeue_directly: the thread takes what it forwards
     // and SIGCHLD with sigtimedwait(), one per wait (detail/direct_wait.hpp),
     // and anything that reaches the stream instead pokes it. The child's
-    // exit comes as a SIGCHLD; a stop request, as a poke.
-    void loop_in_sigtimedwait(const std::stop_token& done) {
+    // exit comes as a SIGCHLD; a stop request, as a poke. Returns false,
+    // having changed nothing, if this thread cannot be poked (a seccomp
+    // filter that refuses rt_tgsigqueueinfo): then the poll() loop runs.
+    bool loop_in_sigtimedwait(const std::stop_token& done) {
       const signal_set direct = detail::directly_dequeued(options);
-      const detail::direct_wait taker(detail::waited_for(options));
+      detail::direct_wait taker(detail::waited_for(options));
+      // A first poke, to see that pokes can be sent: it pends (blocked)
+      // and ends the first wait early.
+      if (!detail::poke_thread(taker.thread())) {
+        taker.unblock();
+        return false;
+      }
       struct poked_by_stream {
         stream& events;
         poked_by_stream(stream& s, pid_t tid) : events(s) { events.poke_on_delivery(detail::sent_faults_too, tid); }
@@ -689,22 +707,32 @@ class forwarder {
         poked_by_stream(const poked_by_stream&) = delete;
         poked_by_stream& operator=(const poked_by_stream&) = delete;
       } const poked(watch.events(), taker.thread());
-      const std::stop_callback wake(done, [tid = taker.thread()]() noexcept { detail::poke_thread(tid); });
+      const std::stop_callback wake(done, [tid = taker.thread()]() noexcept { (void)detail::poke_thread(tid); });
       // A stop from before the subscription sent no SIGCHLD to read: look
-      // once now, so that forward() may rely on SIGCHLD for every later one.
+      // once now, so that forward() may rely on SIGCHLD for every later one
+      // (recorded, not followed: the poll() loop would not follow it yet).
       refresh_stop_only();
+      stop_to_follow = false;
       bool exit_possible = true;
       while (!done.stop_requested()) {
         take_stream_events();
         std::optional<detail::deadline> until;
-        if (act(exit_possible, until)) return;
+        if (act(exit_possible, until)) return true;
         if (!until) continue;
+        if (unchecked_request != 0) {  // forward(): nothing has told of a stop since the request
+          if (unchecked_until.passed()) {
+            refresh_stop_only();  // clears it
+            continue;
+          }
+          if (unchecked_until.when() < until->when()) until = unchecked_until;
+        }
         using taken = detail::direct_wait::taken;
         const taken t = taker.wait(*until, direct, [this](const event& e) { on_event(e); });
         // Anything but a forwarded signal (a SIGCHLD, now in the stream; a
         // poke; a timeout): look at the child again, one waitid().
         exit_possible = t != taken::signal;
       }
+      return true;
     }
 #endif
 

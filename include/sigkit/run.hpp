@@ -211,7 +211,7 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   if (!waited.empty()) quiet.emplace(waited, block_ec);  // failure only costs latency
   fwd.attach(c);
   const exit_status status = options.reap ? detail::wait_reaping(c, *orphans) : c.wait();
-  quiet.reset();  // the forwarder's thread is gone
+  quiet.reset();  // the forwarder's thread leaves its loop on the child's exit (and ends with fwd)
   const bool waiting = options.reap && options.wait_descendants;
   if (options.signal_rest || waiting)
     detail::signal_rest(c, options.spawn.new_session, detail::rewrite_table(options.forward.rewrite)(SIGTERM));

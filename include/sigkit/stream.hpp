@@ -84,7 +84,7 @@ struct stream_core : subscriber {
   static void deliver_and_poke(subscriber* self, int signo, const siginfo_t* info) noexcept {
     deliver_one(self, signo, info);
     const pid_t tid = static_cast<stream_core*>(self)->poke_tid.load(std::memory_order_seq_cst);
-    if (tid > 0) poke_thread(tid);
+    if (tid > 0) (void)poke_thread(tid);
   }
 #endif
 

@@ -35,9 +35,11 @@ namespace sigkit {
 inline namespace v1 {
 namespace detail {
 
-/// The calling thread blocks `signals` (which must hold SIGCHLD) for as
-/// long as this object lives on that thread, and takes them with
-/// sigtimedwait(). Not movable: other threads poke it by id.
+/// The calling thread blocks `signals` (which must hold SIGCHLD) and takes
+/// them with sigtimedwait(). The block stays when this object goes: the
+/// thread is to end with it (a poke still pending then is dropped with the
+/// thread; unblocked, it would be delivered as a SIGCHLD nobody sent).
+/// Not movable: other threads poke it by id.
 class direct_wait {
  public:
   explicit direct_wait(const signal_set& signals) noexcept : set_(signals.to_sigset()) {
@@ -45,7 +47,11 @@ class direct_wait {
   }
   direct_wait(const direct_wait&) = delete;
   direct_wait& operator=(const direct_wait&) = delete;
-  ~direct_wait() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  ~direct_wait() = default;
+
+  /// Gives the thread its mask from before, for a thread that goes on
+  /// without waiting here (no poke may be pending then).
+  void unblock() noexcept { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
 
   /// The waiting thread's id, for poke_thread().
   pid_t thread() const noexcept { return tid_; }

@@ -28,10 +28,14 @@ inline constexpr char poke_mark = 0;
 
 /// Sends the poke to thread `tid` of this process: a SIGCHLD queued to
 /// that thread alone (rt_tgsigqueueinfo) with si_code SI_QUEUE and
-/// poke_mark's address for value. Async-signal-safe (one system call;
+/// poke_mark's address for value. Returns whether the call succeeded (a
+/// seccomp filter may refuse it). Async-signal-safe (one system call;
 /// errno kept). A thread that has ended is not hit: the call checks the
-/// process too, and fails with ESRCH.
-inline void poke_thread(pid_t tid) noexcept {
+/// process too, and fails with ESRCH. With the process's queue of pending
+/// signals full (RLIMIT_SIGPENDING) the kernel still sends the SIGCHLD, but
+/// without its siginfo: the thread wakes all the same, and takes it for a
+/// SIGCHLD from nobody in particular.
+inline bool poke_thread(pid_t tid) noexcept {
   const int saved = errno;
   siginfo_t info{};
   info.si_signo = SIGCHLD;
@@ -39,8 +43,9 @@ inline void poke_thread(pid_t tid) noexcept {
   info.si_pid = ::getpid();
   info.si_uid = ::getuid();
   info.si_value.sival_ptr = const_cast<char*>(&poke_mark);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-  ::syscall(SYS_rt_tgsigqueueinfo, info.si_pid, tid, SIGCHLD, &info);
+  const long r = ::syscall(SYS_rt_tgsigqueueinfo, info.si_pid, tid, SIGCHLD, &info);
   errno = saved;
+  return r == 0;
 }
 
 /// True for a poke_thread() taken by sigtimedwait(). (tgkill() is no use
