@@ -412,14 +412,7 @@ TEST_CASE("EINTR injected into poll and read: recv and recv_for still return the
     for (int round = 0; round < 20; ++round) {
       CAPTURE(round);
       g_eintr_left.store(round);  // the first `round` poll/read calls fail
-      std::jthread sender([] {
-        // Blocked here, so the kernel hands it to the waiting thread: a
-        // sender that took it itself could exit before TSan's runtime ran
-        // the deferred handler, and the signal would be lost.
-        const sigkit::scoped_block own{{sigkit::user1}};
-        std::this_thread::sleep_for(1ms);
-        ::kill(::getpid(), SIGUSR1);
-      });
+      std::jthread sender = sigkit_test::send_to_self_from_thread(sigkit::user1, 1ms);
       if (round % 2 == 0) {
         auto e = s.recv_for(10s);
         REQUIRE(e.has_value());
@@ -489,14 +482,7 @@ TEST_CASE("EINTR injected into poll: recv(stop_token) still returns the event an
     sigkit::detail::sys().poll = eintr_poll;
     g_eintr_left.store(25);
     std::stop_source src;
-    std::jthread sender([] {
-      // Blocked here, so the kernel hands it to the waiting thread: a
-      // sender that took it itself could exit before TSan's runtime ran
-      // the deferred handler, and the signal would be lost.
-      const sigkit::scoped_block own{{sigkit::user2}};
-      std::this_thread::sleep_for(2ms);
-      ::kill(::getpid(), SIGUSR2);
-    });
+    std::jthread sender = sigkit_test::send_to_self_from_thread(sigkit::user2, 2ms);
     auto e = s.recv(src.get_token());
     REQUIRE(e.has_value());
     CHECK(e->signal == sigkit::user2);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <sigkit/inspect.hpp>
+#include <sigkit/mask.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -119,6 +120,19 @@ inline bool wait_other_threads_asleep(std::chrono::milliseconds limit = 5s) {
         return true;
       },
       limit);
+}
+
+/// A thread that sends `s` to this process (kill(getpid())) after `delay`,
+/// with `s` blocked, so that the kernel hands it to a thread that waits for
+/// it. A sender that took the signal itself could exit before TSan's
+/// runtime ran the handler it defers to the thread's next safe point, and
+/// the signal would be lost (the wakeup_test case that failed once in CI).
+inline std::jthread send_to_self_from_thread(sigkit::signal s, std::chrono::milliseconds delay = {}) {
+  return std::jthread([s, delay] {
+    const sigkit::scoped_block own{{s}};
+    if (delay > std::chrono::milliseconds::zero()) std::this_thread::sleep_for(delay);
+    ::kill(::getpid(), s.number());
+  });
 }
 
 /// Waits (at most `limit`) until process `pid` runs the program `name`

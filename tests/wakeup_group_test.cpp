@@ -411,14 +411,7 @@ TEST_CASE("recv, recv_for and stop tokens work on a stream of a group") {
     sigkit::stream a{{sigkit::user1}, {.shared_wakeup = &group}};
     sigkit::stream b{{sigkit::user2}, {.shared_wakeup = &group}};
     CHECK_FALSE(a.recv_for(20ms).has_value());
-    std::thread sender([] {
-      // Blocked here, so the kernel hands it to the waiting thread: a
-      // sender that took it itself could exit before TSan's runtime ran
-      // the deferred handler, and the signal would be lost.
-      const sigkit::scoped_block own{{sigkit::user1}};
-      std::this_thread::sleep_for(20ms);
-      ::kill(::getpid(), SIGUSR1);
-    });
+    std::jthread sender = sigkit_test::send_to_self_from_thread(sigkit::user1, 20ms);
     CHECK(a.recv().signal == sigkit::user1);
     sender.join();
     // b's event while a consumer waits on a: a is woken (shared descriptor),

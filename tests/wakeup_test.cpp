@@ -74,14 +74,8 @@ TEST_CASE("notify keeps errno and works from a signal handler") {
     a.sa_handler = [](int) { g_wake->notify(); };
     sigemptyset(&a.sa_mask);
     sigkit::scoped_action act(sigkit::user1, a);
-    // The sender blocks SIGUSR1, so the kernel hands it to this thread,
-    // asleep in poll(). Sent from a thread that took it itself, TSan's
-    // runtime (which defers a handler to the thread's next safe point) could
-    // lose it when that thread exited first: the poll timed out once in CI.
-    std::jthread t([] {
-      const sigkit::scoped_block own{{sigkit::user1}};
-      ::kill(::getpid(), SIGUSR1);
-    });
+    // Taken by this thread, asleep in poll().
+    const std::jthread t = sigkit_test::send_to_self_from_thread(sigkit::user1);
     CHECK(readable(w.fd(), 5000));
     errno = 1234;
     w.notify();

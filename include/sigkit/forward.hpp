@@ -427,6 +427,7 @@ class forwarder {
     detail::terminal_handoff tty;
     detail::kill_timer kill;
     bool stop_to_follow = false;         // job control: a stop read but not followed yet
+    bool stop_read_early = false;        // loop_in_sigtimedwait(): a stop read before its SIGCHLD came
     bool resumed_from_own_stop = false;  // follow_stop() returned: its SIGCONT is still to come
     const bool wait_for_signals = !detail::waited_for(options).empty();  // the loop sleeps in sigtimedwait()
     int unchecked_request = 0;  // forward(): a request sent to a child not yet read stopped
@@ -510,6 +511,7 @@ class forwarder {
     void on_child_continued() {
       child.stopped = false;
       stop_to_follow = false;
+      stop_read_early = false;
       kill.resume();
     }
 
@@ -547,6 +549,11 @@ class forwarder {
       const int received = e.signal.number();
       if (received == SIGCHLD) {
         refresh_child_state();
+        const bool its_stop = e.from.pid == child.pid && (e.from.code == CLD_STOPPED || e.from.code == CLD_TRAPPED);
+        if (stop_read_early && its_stop) {
+          stop_read_early = false;
+          if (child.stopped && options.job_control) follow_stop();
+        }
         return;
       }
       if (received == SIGCONT && resumed_from_own_stop) {
@@ -709,10 +716,13 @@ class forwarder {
       } const poked(watch.events(), taker.thread());
       const std::stop_callback wake(done, [tid = taker.thread()]() noexcept { (void)detail::poke_thread(tid); });
       // A stop from before the subscription sent no SIGCHLD to read: look
-      // once now, so that forward() may rely on SIGCHLD for every later one
-      // (recorded, not followed: the poll() loop would not follow it yet).
+      // once now, so that forward() may rely on SIGCHLD for every later one.
+      // A stop read here is followed when its SIGCHLD comes (it happened
+      // while the forwarder listened, as at sigkit-run's start); one from
+      // before the forwarder existed sends none and is not followed, as in
+      // the poll() loop.
       refresh_stop_only();
-      stop_to_follow = false;
+      stop_read_early = std::exchange(stop_to_follow, false);
       bool exit_possible = true;
       while (!done.stop_requested()) {
         take_stream_events();
