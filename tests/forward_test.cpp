@@ -467,7 +467,16 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
       // the thread now (the watchdog fails a hang).
       REQUIRE(sigkit_test::wait_until([] { return sigkit_test::some_thread_in(::getpid(), SYS_rt_sigtimedwait); }, 5s));
     }
-    for (const auto& t : sigkit::inspect_threads(::getpid())) CHECK_MESSAGE(t.tid != waiting, "the thread lives on");
+    // Joined; the kernel may list it in /proc/self/task a moment longer
+    // (join returns when it clears the thread's id, before it is released).
+    CHECK_MESSAGE(sigkit_test::wait_until(
+                      [waiting] {
+                        for (const auto& t : sigkit::inspect_threads(::getpid()))
+                          if (t.tid == waiting) return false;
+                        return true;
+                      },
+                      5s),
+                  "the forwarder's thread lives on");
     quiet.reset();
     sigset_t mask_after;
     ::pthread_sigmask(SIG_BLOCK, nullptr, &mask_after);
