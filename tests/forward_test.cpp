@@ -404,13 +404,12 @@ TEST_CASE("a stop long after a request the child ignores is followed as any stop
       direct_forwarding d("trap '' TERM USR1; exec sleep 1000", ignores_term_and_usr1());
       d.in_sigtimedwait = waits;
       const pid_t pid = d.child.pid();
-      d.after_forwarded = [pid, waits] {
-        // Long after: the forwarder has looked at the child (at once in
-        // poll(); with dequeue_directly, after the wait with a deadline
-        // that ends the request's check, in a wait with none).
-        const pid_t self = ::getpid();
-        if (waits && SIGKIT_HAVE_SIGTIMEDWAIT)
-          REQUIRE(sigkit_test::wait_until([self] { return sigkit_test::some_thread_in_sigwaitinfo(self); }, 5s));
+      d.after_forwarded = [pid] {
+        // Long after: past the 100 ms within which, with dequeue_directly,
+        // a stop read from its SIGCHLD counts as one from the request's
+        // time (forward.hpp, forward()). The rule is about time, so this
+        // waits for time to pass.
+        std::this_thread::sleep_for(250ms);
         ::kill(pid, SIGSTOP);
         REQUIRE(sigkit_test::wait_state(pid, 'T'));
       };
