@@ -198,7 +198,12 @@ std::string helper_path(const std::string& name) { return std::string(SIGKIT_TES
 
 }  // namespace sigkit_test
 
+namespace sigkit_test::variant {
+extern const bool checked;  // tests/variant_check.cpp, compiled into each test program
+}
+
 int main(int argc, char** argv) {
+  if (!sigkit_test::variant::checked) return 1;
   doctest::Context ctx;
   ctx.applyCommandLine(argc, argv);
   const int rc = ctx.run();
