@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "process.hpp"
@@ -586,6 +587,129 @@ TEST_CASE("a forwarder in sigtimedwait() leaves no SIGCHLD of its own behind whe
     const auto extra = children.try_recv();
     CHECK_MESSAGE(!extra.has_value(), "a SIGCHLD with si_code " << (extra ? extra->from.code : 0) << " from pid "
                                                                 << (extra ? extra->from.pid : 0));
+    (void)c.wait();
+  });
+}
+
+namespace {
+
+/// This thread's signal mask.
+sigkit::signal_set this_thread_mask() {
+  sigset_t m;
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &m);
+  return sigkit::signal_set(m);
+}
+
+/// True if a SIGCHLD is pending for this thread or the process.
+bool sigchld_pending() {
+  sigset_t p;
+  ::sigpending(&p);
+  return ::sigismember(&p, SIGCHLD) == 1;
+}
+
+/// Every event `s` holds now, none of which may be a poke (a SIGCHLD
+/// this process queued to itself): returns how many came from `child`.
+int child_events_and_no_poke(sigkit::stream& s, pid_t child) {
+  int from_child = 0;
+  while (const auto e = s.try_recv()) {
+    CHECK_MESSAGE(e->from.code != SI_QUEUE, "a SIGCHLD queued by pid " << e->from.pid);
+    if (e->from.pid == child) ++from_child;
+  }
+  return from_child;
+}
+
+}  // namespace
+
+// forward_until_exit(): the forwarding loop on the caller's thread (run()
+// with dequeue_directly), in sigtimedwait() or, without dequeue_directly or
+// sigtimedwait(), in poll().
+TEST_CASE("forward_until_exit() forwards on the calling thread until the child exits, and gives it its mask back") {
+  for (const bool direct : {false, true})
+    in_child([direct] {
+      CAPTURE(direct);
+      own_group();
+      const sigkit::spawn_options dies_with_us{.new_process_group = true,
+                                               .parent_death_signal = sigkit::signal{SIGKILL}};
+      sigkit::stream children(sigkit::signal_set{sigkit::child});
+      auto c = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
+      sigkit::forward_options o;
+      o.dequeue_directly = direct;
+      o.job_control = false;
+      sigkit::forwarder f(o);
+      const sigkit::signal_set mask_before = this_thread_mask();
+      // Another thread (every signal blocked, so that only this one takes
+      // them) waits until this thread sleeps in its wait, notes which, and
+      // sends SIGTERM from another process.
+      const pid_t self = ::getpid();
+      std::atomic<long> call{-1};
+      int wakes = 0;
+      std::thread sender = [&] {
+        const sigkit::scoped_block all(sigkit::all_forwardable() | sigkit::signal_set{sigkit::child});
+        return std::thread([&call, self] {
+          (void)sigkit_test::wait_until(
+              [&] {
+                for (const auto& [tid, nr] : sigkit_test::thread_syscalls(self))
+                  if (tid == self && (nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll)) call = nr;
+                return call >= 0;
+              },
+              5s);
+          (void)sigkit_test::send_from_another_process_quietly(self, SIGTERM);
+        });
+      }();
+      f.forward_until_exit(c, [&wakes] { ++wakes; });
+      sender.join();
+      const auto st = c.wait();
+      CHECK(st.signaled());
+      CHECK(st.signal() == sigkit::terminate);
+      CHECK(f.forwarded() == 1);
+      CHECK(wakes >= 1);  // at the start, at least
+      if (direct && SIGKIT_HAVE_SIGTIMEDWAIT)
+        CHECK(call.load() == SYS_rt_sigtimedwait);
+      else
+        CHECK(call.load() != SYS_rt_sigtimedwait);
+      CHECK(this_thread_mask() == mask_before);
+      CHECK_FALSE(sigchld_pending());
+      CHECK(child_events_and_no_poke(children, c.pid()) >= 1);  // the exit, seen by every subscriber
+      // Once only.
+      CHECK_THROWS_AS(f.forward_until_exit(c), std::logic_error);
+      CHECK_THROWS_AS(f.attach(c), std::logic_error);
+    });
+}
+
+TEST_CASE("forward_until_exit() for a child that has exited already returns at once and leaves no poke behind") {
+  for (const bool direct : {false, true})
+    in_child([direct] {
+      CAPTURE(direct);
+      own_group();
+      sigkit::stream children(sigkit::signal_set{sigkit::child});
+      auto c = sigkit::child_process::spawn({"true"}, {.new_process_group = true});
+      siginfo_t info{};
+      REQUIRE(::waitid(P_PID, static_cast<id_t>(c.pid()), &info, WEXITED | WNOWAIT) == 0);
+      sigkit::forward_options o;
+      o.dequeue_directly = direct;
+      sigkit::forwarder f(o);
+      const sigkit::signal_set mask_before = this_thread_mask();
+      // With dequeue_directly the loop pokes itself once to see that it can,
+      // and leaves before its first wait: that poke must not outlive it.
+      f.forward_until_exit(c);
+      CHECK(this_thread_mask() == mask_before);
+      CHECK_FALSE(sigchld_pending());
+      CHECK(c.wait().code() == 0);
+      CHECK(child_events_and_no_poke(children, c.pid()) >= 1);
+      CHECK(f.forwarded() == 0);
+    });
+}
+
+TEST_CASE("a forwarder attached with attach() cannot forward_until_exit()") {
+  in_child([] {
+    own_group();
+    auto c = sigkit::child_process::spawn({"sleep", "1000"}, {.new_process_group = true});
+    sigkit::forwarder f(c);
+    CHECK_THROWS_AS(f.forward_until_exit(c), std::logic_error);
+    sigkit::child_process empty;
+    sigkit::forwarder g;
+    CHECK_THROWS_AS(g.forward_until_exit(empty), std::invalid_argument);
+    c.send(sigkit::signal{SIGKILL});
     (void)c.wait();
   });
 }

@@ -402,11 +402,32 @@ class forwarder {
   /// Starts forwarding to `c` (which must outlive this forwarder, or be
   /// waited for first).
   void attach(child_process& c) {
-    if (st_->watch.started()) throw std::logic_error("sigkit::forwarder: already attached to a child");
-    if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
-    st_->child.attach(c);
-    if (c.took_terminal()) st_->tty.given_to(st_->child.pgid);
+    begin_attach(c);
     st_->watch.start([s = st_.get()](std::stop_token done) { s->loop(done); });
+  }
+
+  /// Forwards to `c` on the calling thread until the child exits, then
+  /// returns without reaping it (c.wait() reaps it), the thread's signal
+  /// mask as it was: attach() without a thread of the forwarder's own, for
+  /// a thread that has nothing else to do meanwhile. run() forwards this
+  /// way with dequeue_directly, so that sigkit-run is one thread. With
+  /// dequeue_directly this thread is the one that blocks the forwarded
+  /// signals and SIGCHLD and sleeps in sigtimedwait(). `on_wake`, if set,
+  /// is called on this thread once at the start and after every wake that
+  /// may concern a child (every SIGCHLD; in sigtimedwait(), not after a
+  /// signal it forwards): run() reaps orphans there. An exception from it (or from
+  /// forward_options::log) leaves this call and the forwarding, the mask
+  /// restored. Throws std::logic_error if the forwarder was attached
+  /// before, std::invalid_argument for an empty child.
+  void forward_until_exit(child_process& c, std::function<void()> on_wake = {}) {
+    begin_attach(c);
+    st_->attached_here = true;
+    st_->on_wake = std::move(on_wake);
+    const std::stop_token never;
+#if SIGKIT_HAVE_SIGTIMEDWAIT
+    if (st_->wait_for_signals && st_->loop_in_sigtimedwait(never, true)) return;
+#endif
+    st_->loop_in_poll(never);
   }
 
   /// Signals forwarded so far.
@@ -437,6 +458,8 @@ class forwarder {
     // the child is continued; a stop read later is followed as any stop.
     static constexpr std::chrono::milliseconds unchecked_for{100};
     std::atomic<std::uint64_t> forwarded{0};
+    bool attached_here = false;       // forward_until_exit(): the loop runs on its caller's thread
+    std::function<void()> on_wake{};  // forward_until_exit()'s: after every wait but a forwarded signal's
 
     void log(const std::string& line) const {
       if (options.log) options.log(line);
@@ -685,11 +708,16 @@ class forwarder {
       return false;
     }
 
+    // The forwarder's own thread (attach()).
     void loop(const std::stop_token& done) {
 #if SIGKIT_HAVE_SIGTIMEDWAIT
-      if (wait_for_signals && loop_in_sigtimedwait(done)) return;
+      if (wait_for_signals && loop_in_sigtimedwait(done, false)) return;
 #endif
       loop_in_poll(done);
+    }
+
+    void woken() {
+      if (on_wake) on_wake();
     }
 
 #if SIGKIT_HAVE_SIGTIMEDWAIT
@@ -699,7 +727,10 @@ class forwarder {
     // exit comes as a SIGCHLD; a stop request, as a poke. Returns false,
     // having changed nothing, if this thread cannot be poked (a seccomp
     // filter that refuses rt_tgsigqueueinfo): then the poll() loop runs.
-    bool loop_in_sigtimedwait(const std::stop_token& done) {
+    // A thread that ends after this keeps the block (its last pokes die
+    // with it); one that `goes_on` (forward_until_exit()) takes its last
+    // pokes and gets its mask back, whichever way it leaves.
+    bool loop_in_sigtimedwait(const std::stop_token& done, bool goes_on) {
       const signal_set direct = detail::directly_dequeued(options);
       detail::direct_wait taker(detail::waited_for(options));
       // A first poke, to see that pokes can be sent: it pends (blocked)
@@ -710,11 +741,20 @@ class forwarder {
       }
       struct poked_by_stream {
         stream& events;
-        poked_by_stream(stream& s, pid_t tid) : events(s) { events.poke_on_delivery(detail::sent_faults_too, tid); }
-        ~poked_by_stream() { events.poke_on_delivery(detail::sent_faults_too, 0); }
+        detail::direct_wait& taker;
+        bool goes_on;
+        poked_by_stream(stream& s, detail::direct_wait& t, bool on) : events(s), taker(t), goes_on(on) {
+          events.poke_on_delivery(detail::sent_faults_too, taker.thread());
+        }
+        ~poked_by_stream() {
+          events.poke_on_delivery(detail::sent_faults_too, 0);  // returns once no handler is still poking
+          if (!goes_on) return;
+          taker.take_last_pokes();
+          taker.unblock();
+        }
         poked_by_stream(const poked_by_stream&) = delete;
         poked_by_stream& operator=(const poked_by_stream&) = delete;
-      } const poked(watch.events(), taker.thread());
+      } const poked(watch.events(), taker, goes_on);
       const std::stop_callback wake(done, [tid = taker.thread()]() noexcept { (void)detail::poke_thread(tid); });
       // A stop from before the subscription sent no SIGCHLD to read: look
       // once now, so that forward() may rely on SIGCHLD for every later one.
@@ -724,6 +764,7 @@ class forwarder {
       // the poll() loop.
       refresh_stop_only();
       stop_read_early = std::exchange(stop_to_follow, false);
+      woken();
       bool exit_possible = true;
       while (!done.stop_requested()) {
         take_stream_events();
@@ -735,6 +776,7 @@ class forwarder {
         // Anything but a forwarded signal (a SIGCHLD, now in the stream; a
         // poke; a timeout): look at the child again, one waitid().
         exit_possible = t != taken::signal;
+        if (exit_possible) woken();
       }
       return true;
     }
@@ -744,15 +786,26 @@ class forwarder {
       // Whether the child may have exited: always without a pidfd; with one,
       // at the start and whenever poll() says it is readable (it stays so).
       bool exit_possible = true;
+      woken();
       while (!done.stop_requested()) {
         take_stream_events();
         std::optional<detail::deadline> until;
         if (act(exit_possible || child.pidfd < 0, until)) return;
         if (!until) continue;
         exit_possible = wait(*until);
+        woken();
       }
     }
   };
+
+  // What attach() and forward_until_exit() share: the checks and the child.
+  void begin_attach(child_process& c) {
+    if (st_->watch.started() || st_->attached_here)
+      throw std::logic_error("sigkit::forwarder: already attached to a child");
+    if (!c.valid()) throw std::invalid_argument("sigkit::forwarder: the child is empty");
+    st_->child.attach(c);
+    if (c.took_terminal()) st_->tty.given_to(st_->child.pgid);
+  }
 
   std::unique_ptr<state> st_;
 };

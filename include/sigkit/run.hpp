@@ -25,7 +25,6 @@
 #include "detail/sys.hpp"
 #include "forward.hpp"
 #include "inspect.hpp"
-#include "mask.hpp"
 #include "signal.hpp"
 #include "stream.hpp"
 
@@ -196,22 +195,31 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   forwarder fwd(options.forward);
   child_process c;
   if (auto failed = detail::spawn_for_run(c, argv, options)) return *failed;
-  // forward_options::dequeue_directly: the forwarder's thread takes the
-  // forwarded signals and SIGCHLD straight from the kernel
-  // (detail/direct_wait.hpp), which it does only for those that no other
-  // thread can take: block them in this thread too, before attach(), so
-  // that none reaches the handler here in between (the forwarder's thread
-  // inherits the block, and keeps it). Without the option nothing is
-  // blocked: leaving the handler to whichever thread the kernel picks is
-  // robust where a sanitizer's runtime keeps a thread's mask for itself
-  // (TSan: a forwarder thread seen with every signal blocked).
-  std::error_code block_ec;
-  std::optional<scoped_block> quiet;
-  const signal_set waited = detail::waited_for(options.forward);
-  if (!waited.empty()) quiet.emplace(waited, block_ec);  // failure only costs latency
-  fwd.attach(c);
-  const exit_status status = options.reap ? detail::wait_reaping(c, *orphans) : c.wait();
-  quiet.reset();  // the forwarder's thread leaves its loop on the child's exit (and ends with fwd)
+  std::optional<exit_status> ended;
+  if (!detail::waited_for(options.forward).empty()) {
+    // forward_options::dequeue_directly: forward on this thread, which has
+    // nothing else to do meanwhile (forward_until_exit()): it blocks the
+    // forwarded signals and SIGCHLD and sleeps in sigtimedwait(), as tini
+    // and dumb-init do, and the process has no thread of sigkit's. With
+    // reap, every wake that may be a SIGCHLD reaps the orphans there are.
+    std::function<void()> reap_now;
+    if (options.reap)
+      reap_now = [&c, &orphans] {
+        detail::reap_orphans(c.pid());
+        while (orphans->try_recv()) {
+        }
+      };
+    fwd.forward_until_exit(c, std::move(reap_now));
+    ended = c.wait();
+  } else {
+    // The forwarder's own thread; nothing is blocked, so the handler runs
+    // on whichever thread the kernel picks (robust where a sanitizer's
+    // runtime keeps a thread's mask for itself: TSan was seen with a
+    // forwarder thread that had every signal blocked).
+    fwd.attach(c);
+    ended = options.reap ? detail::wait_reaping(c, *orphans) : c.wait();
+  }
+  const exit_status status = *ended;
   const bool waiting = options.reap && options.wait_descendants;
   if (options.signal_rest || waiting)
     detail::signal_rest(c, options.spawn.new_session, detail::rewrite_table(options.forward.rewrite)(SIGTERM));

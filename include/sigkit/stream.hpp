@@ -19,6 +19,7 @@
 #include <stop_token>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "detail/deadline.hpp"
 #include "detail/kernel_queue.hpp"
@@ -83,8 +84,11 @@ struct stream_core : subscriber {
   /// watch the wakeup. Async-signal-safe.
   static void deliver_and_poke(subscriber* self, int signo, const siginfo_t* info) noexcept {
     deliver_one(self, signo, info);
-    const pid_t tid = static_cast<stream_core*>(self)->poke_tid.load(std::memory_order_seq_cst);
+    auto* core = static_cast<stream_core*>(self);
+    core->pokers.fetch_add(1, std::memory_order_seq_cst);
+    const pid_t tid = core->poke_tid.load(std::memory_order_seq_cst);
     if (tid > 0) (void)poke_thread(tid);
+    core->pokers.fetch_sub(1, std::memory_order_seq_cst);
   }
 #endif
 
@@ -123,6 +127,7 @@ struct stream_core : subscriber {
                                          // subscribing and never changed, so the handler may read it
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<pid_t> poke_tid{0};  // deliver_and_poke's thread (0: none)
+  std::atomic<int> pokers{0};      // deliver_and_poke calls between reading poke_tid and poking
   signal_set signals;
   pid_t creator;
 };
@@ -232,9 +237,15 @@ class stream : public detail::subscription<detail::stream_core> {
   /// sigkit's forwarder, whose thread sleeps in sigtimedwait() with
   /// forward_options::dequeue_directly: from now on each delivery to this
   /// stream also pokes thread `tid` of this process (0: no thread). A ring
-  /// stream made with sent_faults_too only; elsewhere it does nothing.
+  /// stream made with sent_faults_too only; elsewhere it does nothing. With
+  /// 0 it returns once no delivery is still on its way to poke the previous
+  /// thread (a handler between reading the id and poking), so that thread
+  /// may then take its last pokes and unblock SIGCHLD.
   void poke_on_delivery(detail::sent_faults_too_t, pid_t tid) noexcept {
-    if (core_) core_->poke_tid.store(tid, std::memory_order_seq_cst);
+    if (!core_) return;
+    core_->poke_tid.store(tid, std::memory_order_seq_cst);
+    if (tid != 0) return;
+    while (core_->pokers.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   }
 
   /// For sigkit's own watchers (shutdown, trap), whose signals may all have

@@ -23,6 +23,8 @@
 #include <signal.h>
 #include <time.h>
 
+#include <cerrno>
+
 #include "../event.hpp"
 #include "../signal.hpp"
 #include "deadline.hpp"
@@ -36,9 +38,10 @@ inline namespace v1 {
 namespace detail {
 
 /// The calling thread blocks `signals` (which must hold SIGCHLD) and takes
-/// them with sigtimedwait(). The block stays when this object goes: the
-/// thread is to end with it (a poke still pending then is dropped with the
-/// thread; unblocked, it would be delivered as a SIGCHLD nobody sent).
+/// them with sigtimedwait(). The block stays when this object goes: a
+/// thread that ends with it drops a poke still pending with the thread
+/// (unblocked, it would be delivered as a SIGCHLD nobody sent); one that
+/// goes on calls take_last_pokes(), then unblock().
 /// Not movable: other threads poke it by id.
 class direct_wait {
  public:
@@ -50,8 +53,27 @@ class direct_wait {
   ~direct_wait() = default;
 
   /// Gives the thread its mask from before, for a thread that goes on
-  /// without waiting here (no poke may be pending then).
+  /// without waiting here (no poke may be pending then: see
+  /// take_last_pokes()).
   void unblock() noexcept { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+  /// For a thread that goes on after its waits, once nothing can poke it
+  /// any more: takes every SIGCHLD pending for it (or for the process)
+  /// without waiting, drops the pokes and hands the others to sigkit's
+  /// handler; unblock() may follow.
+  void take_last_pokes() const noexcept {
+    sigset_t child;
+    ::sigemptyset(&child);
+    ::sigaddset(&child, SIGCHLD);
+    const timespec zero{};
+    for (;;) {
+      siginfo_t info{};
+      const int signo = ::sigtimedwait(&child, &info, &zero);
+      if (signo < 0 && errno == EINTR) continue;  // a handler ran: look again
+      if (signo != SIGCHLD) return;               // EAGAIN: none left
+      if (!is_poke(info)) deliver_as_if_caught(SIGCHLD, info);
+    }
+  }
 
   /// The waiting thread's id, for poke_thread().
   pid_t thread() const noexcept { return tid_; }
