@@ -37,12 +37,16 @@
 //                         x86, Arm), to set the real-time signals the C
 //                         library reserves, which its sigaction() refuses
 // and the values SIGKIT_KERNEL_RTMIN (the first real-time signal the kernel
-// has; the C library may reserve some above it) and
+// has; the C library may reserve some above it),
 // SIGKIT_LIBC_RESTORER_FLAG (the sa_flags bit the C library adds to every
-// sigaction() call, 0 if none).
+// sigaction() call, 0 if none) and SIGKIT_COARSE_CLOCK (a monotonic clock
+// for clock_gettime() that is cheap to read and may lag by a tick:
+// CLOCK_MONOTONIC_COARSE on Linux, which reads no hardware counter;
+// CLOCK_MONOTONIC elsewhere).
 #pragma once
 
 #include <signal.h>
+#include <time.h>
 
 #if defined(SIGKIT_FORCE_SELF_PIPE) && !defined(SIGKIT_NO_EVENTFD)
 #define SIGKIT_NO_EVENTFD 1
@@ -73,6 +77,7 @@
 #define SIGKIT_HAVE_RAW_SIGACTION 1
 #endif
 #define SIGKIT_LIBC_RESTORER_FLAG 0x04000000  // SA_RESTORER: glibc's and musl's signal-return trampoline
+#define SIGKIT_COARSE_CLOCK CLOCK_MONOTONIC_COARSE
 
 #elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #define SIGKIT_HAVE_PIPE2 1
@@ -105,6 +110,9 @@
 #endif
 #ifndef SIGKIT_LIBC_RESTORER_FLAG
 #define SIGKIT_LIBC_RESTORER_FLAG 0
+#endif
+#ifndef SIGKIT_COARSE_CLOCK
+#define SIGKIT_COARSE_CLOCK CLOCK_MONOTONIC
 #endif
 
 // The kernel's first real-time signal: glibc names it __SIGRTMIN (it keeps
