@@ -105,21 +105,22 @@ struct forward_options {
   /// another process sent with kill() instead of dying of it (a real fault,
   /// or one this process raises itself, still kills).
   bool forward_faults = true;
-  /// Where there is sigtimedwait() (Linux): the forwarder's thread blocks
+  /// Where there is sigtimedwait() (Linux): the forwarding thread (the
+  /// forwarder's own, or forward_until_exit()'s caller, as in run()) blocks
   /// the forwarded signals and SIGCHLD and sleeps in sigtimedwait(), taking
   /// them straight from the kernel as tini and dumb-init do, instead of
   /// through sigkit's handler and a wakeup: less latency per forwarded
   /// signal, at two costs. Only signals that every other thread blocks are
-  /// taken this way (run() blocks them in its own thread; one that another
-  /// thread leaves unblocked arrives through the handler and is forwarded
-  /// all the same, a little later), and neither a handler installed before
+  /// taken this way (one that another thread leaves unblocked arrives
+  /// through the handler and is forwarded all the same, a little later),
+  /// and neither a handler installed before
   /// sigkit nor another sigkit stream sees the forwarded signals taken this
   /// way. A SIGCHLD the thread takes goes through sigkit's handler as if it
   /// had been delivered to it (every subscriber sees it; a handler that was
   /// there before sigkit runs on that thread, its third argument, the
   /// context, null). sigkit-run turns it on.
   bool dequeue_directly = false;
-  /// If set, called on the forwarder's thread with a line for each decision
+  /// If set, called on the forwarding thread with a line for each decision
   /// ("forwarded SIGTERM to 1234", "not forwarding SIGINT: ...").
   std::function<void(const std::string&)> log{};
 };

@@ -98,7 +98,7 @@ class wakeup {
     read_fd_ = write_fd_ = detail::sys().eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (read_fd_ < 0) ec = detail::last_error();
 #else
-    int fds[2];
+    int fds[2] = {-1, -1};
     if (detail::sys().pipe(fds) != 0) {
       ec = detail::last_error();
       return;

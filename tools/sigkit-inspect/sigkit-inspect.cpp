@@ -158,7 +158,10 @@ bool show(pid_t pid, const options& opt, const std::string& indent, bool quiet_i
   for (const sigkit::signal sig : s.caught) {
     const auto receivers = sigkit::receiving_threads(threads, sig);
     std::string who;
-    for (const pid_t tid : receivers) who += (who.empty() ? "" : " ") + std::to_string(tid);
+    for (const pid_t tid : receivers) {
+      if (!who.empty()) who += ' ';
+      who += std::to_string(tid);
+    }
     std::printf("%s    %-10s %s\n", in, std::string(sig.name()).c_str(),
                 receivers.empty() ? "none: every thread blocks it (it stays pending)" : who.c_str());
   }

@@ -157,8 +157,9 @@ void inherit_signal_state(sigkit::spawn_options& spawn) {
 int main(int argc, char** argv) {
   sigkit::run_options options;
   inherit_signal_state(options.spawn);
-  // sigkit-run owns its process: it can leave the forwarded signals blocked
-  // in every thread and take them from the kernel directly (lower latency).
+  // sigkit-run owns its process: run() forwards on this, its only thread,
+  // which blocks the forwarded signals and takes them from the kernel
+  // directly (lower latency).
   options.forward.dequeue_directly = true;
 #if defined(SIGKIT_RUN_VIA_HANDLER)
   options.forward.dequeue_directly = false;  // a test build of the handler path
