@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "counted_sends.hpp"
 #include "process.hpp"
 #include "support.hpp"
 
@@ -156,6 +157,28 @@ TEST_CASE("a forwarder forwards a signal to its child and counts it") {
     CHECK(t.exit_signal() == SIGUSR1);
     CHECK(counted(f, 1));
   });
+}
+
+TEST_CASE("attach() signals the child through its pidfd even with signal_by_pid (its owner may reap meanwhile)") {
+  for (const bool direct : {false, true})
+    in_child([direct] {
+      CAPTURE(direct);
+      own_group();
+      sigkit_test::counted_sends sends;
+      trapping_child t({SIGUSR1});
+      sends.aim_at(t.c.pid());
+      sigkit::forward_options o;
+      o.signal_by_pid = true;
+      o.dequeue_directly = direct;
+      sigkit::forwarder f(o);
+      f.attach(t.c);
+      REQUIRE(send_from_other(SIGUSR1));
+      CHECK(t.exit_signal() == SIGUSR1);
+      CHECK(counted(f, 1));
+      const bool has_pidfd = t.c.pidfd() >= 0;
+      CHECK(sends.by_pidfd() == (has_pidfd ? 1 : 0));
+      CHECK(sends.by_kill() == (has_pidfd ? 0 : 1));
+    });
 }
 
 TEST_CASE("signals that arrive before attach() are forwarded once the child is attached") {
@@ -625,55 +648,65 @@ int child_events_and_no_poke(sigkit::stream& s, pid_t child) {
 // sigtimedwait(), in poll().
 TEST_CASE("forward_until_exit() forwards on the calling thread until the child exits, and gives it its mask back") {
   for (const bool direct : {false, true})
-    in_child([direct] {
-      CAPTURE(direct);
-      own_group();
-      const sigkit::spawn_options dies_with_us{.new_process_group = true,
-                                               .parent_death_signal = sigkit::signal{SIGKILL}};
-      sigkit::stream children(sigkit::signal_set{sigkit::child});
-      auto c = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
-      sigkit::forward_options o;
-      o.dequeue_directly = direct;
-      o.job_control = false;
-      sigkit::forwarder f(o);
-      const sigkit::signal_set mask_before = this_thread_mask();
-      // Another thread (every signal blocked, so that only this one takes
-      // them) waits until this thread sleeps in its wait, notes which, and
-      // sends SIGTERM from another process.
-      const pid_t self = ::getpid();
-      std::atomic<long> call{-1};
-      int wakes = 0;
-      std::thread sender = [&] {
-        const sigkit::scoped_block all(sigkit::all_forwardable() | sigkit::signal_set{sigkit::child});
-        return std::thread([&call, self] {
-          (void)sigkit_test::wait_until(
-              [&] {
-                for (const auto& [tid, nr] : sigkit_test::thread_syscalls(self))
-                  if (tid == self && (nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll)) call = nr;
-                return call >= 0;
-              },
-              5s);
-          (void)sigkit_test::send_from_another_process_quietly(self, SIGTERM);
-        });
-      }();
-      f.forward_until_exit(c, [&wakes] { ++wakes; });
-      sender.join();
-      const auto st = c.wait();
-      CHECK(st.signaled());
-      CHECK(st.signal() == sigkit::terminate);
-      CHECK(f.forwarded() == 1);
-      CHECK(wakes >= 1);  // at the start, at least
-      if (direct && SIGKIT_HAVE_SIGTIMEDWAIT)
-        CHECK(call.load() == SYS_rt_sigtimedwait);
-      else
-        CHECK(call.load() != SYS_rt_sigtimedwait);
-      CHECK(this_thread_mask() == mask_before);
-      CHECK_FALSE(sigchld_pending());
-      CHECK(child_events_and_no_poke(children, c.pid()) >= 1);  // the exit, seen by every subscriber
-      // Once only.
-      CHECK_THROWS_AS(f.forward_until_exit(c), std::logic_error);
-      CHECK_THROWS_AS(f.attach(c), std::logic_error);
-    });
+    for (const bool by_pid : {false, true})
+      in_child([direct, by_pid] {
+        CAPTURE(direct);
+        CAPTURE(by_pid);
+        own_group();
+        sigkit_test::counted_sends sends;
+        const sigkit::spawn_options dies_with_us{.new_process_group = true,
+                                                 .parent_death_signal = sigkit::signal{SIGKILL}};
+        sigkit::stream children(sigkit::signal_set{sigkit::child});
+        auto c = sigkit::child_process::spawn({"sleep", "1000"}, dies_with_us);
+        sends.aim_at(c.pid());
+        const bool has_pidfd = c.pidfd() >= 0;
+        sigkit::forward_options o;
+        o.dequeue_directly = direct;
+        o.job_control = false;
+        o.signal_by_pid = by_pid;
+        sigkit::forwarder f(o);
+        const sigkit::signal_set mask_before = this_thread_mask();
+        // Another thread (every signal blocked, so that only this one takes
+        // them) waits until this thread sleeps in its wait, notes which, and
+        // sends SIGTERM from another process.
+        const pid_t self = ::getpid();
+        std::atomic<long> call{-1};
+        int wakes = 0;
+        std::thread sender = [&] {
+          const sigkit::scoped_block all(sigkit::all_forwardable() | sigkit::signal_set{sigkit::child});
+          return std::thread([&call, self] {
+            (void)sigkit_test::wait_until(
+                [&] {
+                  for (const auto& [tid, nr] : sigkit_test::thread_syscalls(self))
+                    if (tid == self && (nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll)) call = nr;
+                  return call >= 0;
+                },
+                5s);
+            (void)sigkit_test::send_from_another_process_quietly(self, SIGTERM);
+          });
+        }();
+        f.forward_until_exit(c, [&wakes] { ++wakes; });
+        sender.join();
+        const auto st = c.wait();
+        CHECK(st.signaled());
+        CHECK(st.signal() == sigkit::terminate);
+        CHECK(f.forwarded() == 1);
+        // signal_by_pid: kill(pid); else through the pidfd where there is one.
+        const bool by_kill = by_pid || !has_pidfd;
+        CHECK(sends.by_kill() == (by_kill ? 1 : 0));
+        CHECK(sends.by_pidfd() == (by_kill ? 0 : 1));
+        CHECK(wakes >= 1);  // at the start, at least
+        if (direct && SIGKIT_HAVE_SIGTIMEDWAIT)
+          CHECK(call.load() == SYS_rt_sigtimedwait);
+        else
+          CHECK(call.load() != SYS_rt_sigtimedwait);
+        CHECK(this_thread_mask() == mask_before);
+        CHECK_FALSE(sigchld_pending());
+        CHECK(child_events_and_no_poke(children, c.pid()) >= 1);  // the exit, seen by every subscriber
+        // Once only.
+        CHECK_THROWS_AS(f.forward_until_exit(c), std::logic_error);
+        CHECK_THROWS_AS(f.attach(c), std::logic_error);
+      });
 }
 
 TEST_CASE("forward_until_exit() for a child that has exited already returns at once and leaves no poke behind") {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "counted_sends.hpp"
 #include "process.hpp"
 #include "support.hpp"
 
@@ -177,8 +178,97 @@ TEST_CASE("run() with dequeue_directly forwards on its own thread, in sigtimedwa
       sigkit::exit_status ended;
       const sigkit::signal_set blocked =
           open == 0 ? every_signal() : every_signal() - sigkit::signal_set{sigkit::signal{open}};
+      sigkit_test::counted_sends sends;
       CHECK(forwarder_waited_in_sigtimedwait(blocked, ended));
       CHECK(ended.signaled());
       CHECK(ended.signal() == sigkit::terminate);
+      // With another thread in the process, run() cannot promise that
+      // nothing reaps the child: it signals through the pidfd.
+      CHECK(sends.by_pidfd() == (SIGKIT_HAVE_PIDFD ? 1 : 0));
+      CHECK(sends.by_kill() == (SIGKIT_HAVE_PIDFD ? 0 : 1));
     });
+}
+
+namespace {
+
+/// Whether this process has one thread (a sanitizer's runtime may add one).
+bool alone() {
+  std::error_code ec;
+  const auto self = sigkit::inspect_status(::getpid(), ec);
+  return self && self->threads == 1;
+}
+
+}  // namespace
+
+// forward_options::signal_by_pid: run() makes the promise only when it
+// holds, read before it subscribes SIGCHLD.
+TEST_CASE("run() signals the child by pid only when nothing else can reap it") {
+  in_child([] {
+    sigkit::forward_options direct;
+    direct.dequeue_directly = true;
+    const bool one_thread = alone();
+#if !defined(SIGKIT_TEST_TSAN)
+    REQUIRE(one_thread);  // a forked test child; TSan's runtime has a thread of its own
+#endif
+    CHECK(sigkit::detail::may_signal_by_pid(direct) == one_thread);
+    CHECK_FALSE(sigkit::detail::may_signal_by_pid(sigkit::forward_options{}));  // attach(): its owner reaps
+    {
+      // SIGCHLD ignored (the kernel reaps), SA_NOCLDWAIT (likewise), a
+      // handler from before sigkit (it may call wait()).
+      const auto with = [&](void (*handler)(int), int flags) {
+        struct sigaction sa {};
+        struct sigaction was {};
+        sa.sa_handler = handler;
+        sa.sa_flags = flags;
+        REQUIRE(::sigaction(SIGCHLD, &sa, &was) == 0);
+        const bool may = sigkit::detail::may_signal_by_pid(direct);
+        REQUIRE(::sigaction(SIGCHLD, &was, nullptr) == 0);
+        return may;
+      };
+      CHECK_FALSE(with(SIG_IGN, 0));
+      CHECK_FALSE(with(SIG_DFL, SA_NOCLDWAIT));
+      CHECK_FALSE(with([](int) {}, 0));
+      CHECK(with(SIG_DFL, 0) == one_thread);
+    }
+    {
+      // Another thread.
+      std::atomic<bool> done{false};
+      std::thread other([&done] {
+        while (!done) std::this_thread::sleep_for(1ms);
+      });
+      CHECK_FALSE(sigkit::detail::may_signal_by_pid(direct));
+      done = true;
+      other.join();
+    }
+  });
+}
+
+TEST_CASE("run() in a one-thread process signals its child with kill(pid), and forwards all the same") {
+  in_child([] {
+    const pid_t self = ::getpid();
+    const bool one_thread = alone();
+    // The sender: another process, which waits until run() sleeps in
+    // sigtimedwait() and sends SIGTERM (a thread here would void the promise).
+    const pid_t sender = ::fork();
+    REQUIRE(sender >= 0);
+    if (sender == 0) {
+      const bool waiting =
+          sigkit_test::wait_until([self] { return sigkit_test::some_thread_in(self, SYS_rt_sigtimedwait); }, 5s);
+      ::_exit(waiting && ::kill(self, SIGTERM) == 0 ? 0 : 1);
+    }
+    sigkit_test::counted_sends sends;
+    sigkit::run_options o;
+    o.forward.dequeue_directly = true;
+    o.forward.job_control = false;
+    o.spawn.parent_death_signal = sigkit::signal{SIGKILL};
+    const auto ended = sigkit::run({"sleep", "1000"}, o);
+    int st = 0;
+    REQUIRE(::waitpid(sender, &st, 0) == sender);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(ended.signaled());
+    CHECK(ended.signal() == sigkit::terminate);
+    CHECK(sends.by_kill() + sends.by_pidfd() == 1);
+    CHECK(sends.by_pidfd() == (one_thread || !SIGKIT_HAVE_PIDFD ? 0 : 1));
+  });
 }

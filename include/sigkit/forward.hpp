@@ -120,6 +120,19 @@ struct forward_options {
   /// there before sigkit runs on that thread, its third argument, the
   /// context, null). sigkit-run turns it on.
   bool dequeue_directly = false;
+  /// Signal the child itself with kill(pid) instead of through its pidfd
+  /// (pidfd_send_signal()), as tini and dumb-init do: the kernel does it a
+  /// little faster (about 0.5% of the forwarding latency in
+  /// bench/RESULTS.md). A promise by the caller: nothing reaps the child
+  /// before the forwarder is done with it (no other thread, and no signal
+  /// handler, calls wait() for it or for any child, and SIGCHLD is neither
+  /// ignored nor SA_NOCLDWAIT), so its pid cannot be recycled while the
+  /// forwarder may still signal it. Honoured by forward_until_exit() only,
+  /// which never reaps and returns once the child has exited; attach()'s
+  /// owner reaps the child while the forwarder's thread may still be
+  /// sending, so attach() always uses the pidfd. run() turns it on itself
+  /// when the promise holds (see run()).
+  bool signal_by_pid = false;
   /// If set, called on the forwarding thread with a line for each decision
   /// ("forwarded SIGTERM to 1234", "not forwarding SIGINT: ...").
   std::function<void(const std::string&)> log{};
@@ -236,6 +249,7 @@ struct followed_child {
   pid_t pgid = -1;
   bool owns_group = false;
   bool stopped = false;  // as last read: a stop not followed by a continue
+  bool by_pid = false;   // forward_options::signal_by_pid, in forward_until_exit()
 
   void attach(const child_process& c) {
     pid = c.pid();
@@ -248,10 +262,11 @@ struct followed_child {
   pid_t target(bool to_group) const noexcept { return to_group && pgid > 0 ? -pgid : pid; }
 
   /// Sends `signo` to target(to_group): through the pidfd for the child
-  /// itself, so that a recycled pid is never hit. 0, or -1 with errno.
+  /// itself, so that a recycled pid is never hit (by pid if `by_pid`, whose
+  /// promise rules that out). 0, or -1 with errno.
   int send(int signo, bool to_group) const noexcept {
     const pid_t to = target(to_group);
-    return to == pid ? signal_child(pid, pidfd, signo) : sys().kill(to, signo);
+    return to == pid && !by_pid ? signal_child(pid, pidfd, signo) : sys().kill(to, signo);
   }
 
   /// The next stop (CLD_STOPPED, CLD_TRAPPED) or continue (CLD_CONTINUED)
@@ -433,6 +448,7 @@ class forwarder {
   void forward_until_exit(child_process& c, std::function<void()> on_wake = {}) {
     begin_attach(c);
     st_->attached_here = true;
+    st_->child.by_pid = st_->options.signal_by_pid;
     st_->on_wake = std::move(on_wake);
     const std::stop_token never;
 #if SIGKIT_HAVE_SIGTIMEDWAIT
@@ -476,25 +492,36 @@ class forwarder {
       if (options.log) options.log(line);
     }
 
-    bool send(int signo) {
+    // The forwarding path (send, forward, on_event, the sigtimedwait()
+    // loop) is [[gnu::hot]] and keeps its rare branches in [[gnu::cold]]
+    // functions of their own: the linker then puts it on few pages. A
+    // forwarder wakes with its pages out of the TLB and cache; in a
+    // cpu-clock profile the first instruction of each page it touched took
+    // the samples (bench/RESULTS.md, issue 17 item 4).
+    [[gnu::hot]] bool send(int signo) {
       const int r = child.send(signo, options.to_group);
       if (r == 0) {
         // This thread is the only writer: no locked increment on the path.
         forwarded.store(forwarded.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        const pid_t to = child.target(options.to_group);
-        if (options.log)
-          log("forwarded " + std::string(signal{signo}.name()) + " to " + (to < 0 ? "group " : "") +
-              std::to_string(to < 0 ? -to : to));
-      } else if (options.log) {
-        log("could not forward " + std::string(signal{signo}.name()) + ": " + std::generic_category().message(errno));
       }
+      if (options.log) log_send(signo, r == 0 ? 0 : errno);
       return r == 0;
+    }
+
+    [[gnu::cold, gnu::noinline]] void log_send(int signo, int error) const {
+      if (error != 0) {
+        log("could not forward " + std::string(signal{signo}.name()) + ": " + std::generic_category().message(error));
+        return;
+      }
+      const pid_t to = child.target(options.to_group);
+      log("forwarded " + std::string(signal{signo}.name()) + " to " + (to < 0 ? "group " : "") +
+          std::to_string(to < 0 ? -to : to));
     }
 
     /// Why an event must not be forwarded, or nullptr.
     /// The supervisor's rules (detail/forward_rules.hpp), and one of the
     /// forwarder's own: its signal-driven descriptors' SIGIO is not passed on.
-    const char* skip_reason(const event& e) const {
+    [[gnu::hot]] const char* skip_reason(const event& e) const {
       const detail::forward_target target{child.pid, child.pgid, options.to_group};
       const pid_t sender = e.from.pid;
       // The two lookups are system calls on the forwarding path: made only
@@ -581,43 +608,18 @@ class forwarder {
       continue_child();
     }
 
-    void on_event(const event& e) {
+    [[gnu::hot]] void on_event(const event& e) {
       const int received = e.signal.number();
-      if (received == SIGCHLD) {
-        refresh_child_state();
-        const bool its_stop = e.from.pid == child.pid && (e.from.code == CLD_STOPPED || e.from.code == CLD_TRAPPED);
-        if (stop_read_early && its_stop) {
-          stop_read_early = false;
-          if (child.stopped && options.job_control) follow_stop();
-        }
-        return;
-      }
-      if (received == SIGCONT && resumed_from_own_stop) {
-        // The continue of a stop this forwarder followed: the child was
-        // continued with it (follow_stop), by us or by the group's SIGCONT.
-        resumed_from_own_stop = false;
-        continue_child_if_stopped();
-        refresh_child_state();
-        return;
-      }
+      if (received == SIGCHLD) return on_child_signal(e);
+      if (received == SIGCONT && resumed_from_own_stop) return on_own_continue();
       const int signo = rewritten(received);
       const bool terminating = detail::is_terminating_request(signo);
-      if (terminating && kill.armed()) {
-        log("second " + std::string(signal{signo}.name()) + ": killing the child now");
-        send(SIGKILL);
-        return;
+      if (terminating && kill.armed()) return kill_now(signo);
+      if (const char* why = skip_reason(e)) return not_forwarding(e, why, terminating);
+      if (signo != received) {
+        if (options.log) log_rewrite(e, signo);
+        if (signo == 0) return;
       }
-      if (const char* why = skip_reason(e)) {
-        log("not forwarding " + std::string(e.signal.name()) + ": " + why);
-        // The child got it anyway (from the terminal, or it sent it): the
-        // clock runs as if it had been forwarded.
-        if (terminating) kill.arm(options.kill_after, child.stopped);
-        return;
-      }
-      if (signo != received)
-        log(signo == 0 ? "not forwarding " + std::string(e.signal.name()) + ": rewritten as nothing"
-                       : "rewriting " + std::string(e.signal.name()) + " as " + std::string(signal{signo}.name()));
-      if (signo == 0) return;
       if (signo == SIGCONT) {
         forward_continue();
       } else if (detail::is_job_stop(signo)) {
@@ -629,6 +631,41 @@ class forwarder {
       if (signo == SIGCONT) refresh_child_state();
     }
 
+    [[gnu::noinline]] void on_child_signal(const event& e) {
+      refresh_child_state();
+      const bool its_stop = e.from.pid == child.pid && (e.from.code == CLD_STOPPED || e.from.code == CLD_TRAPPED);
+      if (stop_read_early && its_stop) {
+        stop_read_early = false;
+        if (child.stopped && options.job_control) follow_stop();
+      }
+    }
+
+    // The continue of a stop this forwarder followed: the child was
+    // continued with it (follow_stop), by us or by the group's SIGCONT.
+    [[gnu::noinline]] void on_own_continue() {
+      resumed_from_own_stop = false;
+      continue_child_if_stopped();
+      refresh_child_state();
+    }
+
+    // A second terminating request while kill_after's clock is armed.
+    [[gnu::cold, gnu::noinline]] void kill_now(int signo) {
+      log("second " + std::string(signal{signo}.name()) + ": killing the child now");
+      send(SIGKILL);
+    }
+
+    [[gnu::cold, gnu::noinline]] void not_forwarding(const event& e, const char* why, bool terminating) {
+      log("not forwarding " + std::string(e.signal.name()) + ": " + why);
+      // The child got it anyway (from the terminal, or it sent it): the
+      // clock runs as if it had been forwarded.
+      if (terminating) kill.arm(options.kill_after, child.stopped);
+    }
+
+    [[gnu::cold, gnu::noinline]] void log_rewrite(const event& e, int signo) const {
+      log(signo == 0 ? "not forwarding " + std::string(e.signal.name()) + ": rewritten as nothing"
+                     : "rewriting " + std::string(e.signal.name()) + " as " + std::string(signal{signo}.name()));
+    }
+
     // A SIGCONT to forward: a stopped child gets the terminal back first,
     // as when the forwarder itself is continued.
     void forward_continue() {
@@ -637,7 +674,7 @@ class forwarder {
       continue_child();
     }
 
-    void forward(int signo, bool terminating) {
+    [[gnu::hot]] void forward(int signo, bool terminating) {
       send(signo);
       if (!terminating) return;
       if (wait_for_signals && !child.stopped) {
@@ -735,6 +772,9 @@ class forwarder {
       if (on_wake) on_wake();
     }
 
+    // Nothing for act() to do after a forwarded signal but wait for ever.
+    bool idle() const noexcept { return !stop_to_follow && !kill.running() && !kill.paused(); }
+
 #if SIGKIT_HAVE_SIGTIMEDWAIT
     // forward_options::dequeue_directly: the thread takes what it forwards
     // and SIGCHLD with sigtimedwait(), one per wait (detail/direct_wait.hpp),
@@ -788,14 +828,28 @@ class forwarder {
         std::optional<detail::deadline> until;
         if (act(exit_possible, until)) return true;
         if (!until) continue;
-        using taken = detail::direct_wait::taken;
-        const taken t = taker.wait(*until, direct, [this](const event& e) { on_event(e); });
         // Anything but a forwarded signal (a SIGCHLD, now in the stream; a
         // poke; a timeout): look at the child again, one waitid().
-        exit_possible = t != taken::signal;
+        exit_possible = !forward_while_idle(taker, direct, *until);
         if (exit_possible) woken();
       }
       return true;
+    }
+
+    // One wait of loop_in_sigtimedwait(), and more while they only forward:
+    // after a forwarded signal that left nothing to do (no clock of
+    // kill_after's running or paused, no stop to follow) act() would find
+    // nothing and wait for ever again, so it waits at once, as a
+    // sigwaitinfo() loop does, keeping that bookkeeping out of the time
+    // before the child runs when it shares this CPU. Returns whether the
+    // last wait took a signal to forward.
+    [[gnu::hot, gnu::noinline]] bool forward_while_idle(const detail::direct_wait& taker, const signal_set& direct,
+                                                        const detail::deadline& until) {
+      using taken = detail::direct_wait::taken;
+      const auto on_signal = [this](const event& e) { on_event(e); };
+      taken t = taker.wait(until, direct, on_signal);
+      while (t == taken::signal && until.forever() && idle()) t = taker.wait(until, direct, on_signal);
+      return t == taken::signal;
     }
 #endif
 

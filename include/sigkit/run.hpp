@@ -92,6 +92,24 @@ inline std::optional<exit_status> spawn_for_run(child_process& c, std::span<cons
   return std::nullopt;
 }
 
+/// Whether run() may make forward_options::signal_by_pid's promise, read
+/// before it subscribes SIGCHLD: it forwards on its own thread
+/// (dequeue_directly), which blocks every signal but the synchronous
+/// faults and runs only run()'s code (its orphan reaper never reaps the
+/// child); the process has no other thread (/proc/self/status; false
+/// where it cannot be read); and SIGCHLD is at its default without
+/// SA_NOCLDWAIT, so no handler from before sigkit reaps, nor the kernel.
+inline bool may_signal_by_pid(const forward_options& options) noexcept {
+  if (waited_for(options).empty()) return false;
+  struct sigaction was {};
+  if (::sigaction(SIGCHLD, nullptr, &was) != 0) return false;
+  if ((was.sa_flags & (SA_SIGINFO | SA_NOCLDWAIT)) != 0 || was.sa_handler != SIG_DFL) return false;
+  std::error_code ec;
+  std::string where;
+  const auto self = read_status_at("/proc", "self/status", ::getpid(), ec, where);
+  return self && self->threads == 1;
+}
+
 /// The children of this process (ended ones that are not reaped yet
 /// included), from /proc; empty where there is no /proc (SIGKIT_HAVE_PROC),
 /// and then a zombie orphan stays until the main child has been reaped.
@@ -190,9 +208,11 @@ inline bool adopts_orphans() noexcept { return ::getpid() == 1 || detail::is_sub
 inline exit_status run(std::span<const std::string> argv, const run_options& options = {}) {
   if (options.reap && detail::become_subreaper() != 0 && errno != ENOTSUP)
     throw std::system_error(detail::last_error(), "sigkit::run: PR_SET_CHILD_SUBREAPER");
+  forward_options forwarding = options.forward;
+  forwarding.signal_by_pid = forwarding.signal_by_pid || detail::may_signal_by_pid(forwarding);
   std::optional<sigkit::stream> orphans;
   if (options.reap) orphans.emplace(signal_set{sigkit::child});
-  forwarder fwd(options.forward);
+  forwarder fwd(std::move(forwarding));
   child_process c;
   if (auto failed = detail::spawn_for_run(c, argv, options)) return *failed;
   std::optional<exit_status> ended;

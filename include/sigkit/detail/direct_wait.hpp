@@ -90,7 +90,7 @@ class direct_wait {
   /// takes one signal: a signal of `direct` goes to `on_signal(event)`; any
   /// other but a poke to sigkit's handler.
   template <class F>
-  taken wait(const deadline& until, const signal_set& direct, F&& on_signal) const {
+  [[gnu::hot]] taken wait(const deadline& until, const signal_set& direct, F&& on_signal) const {
     siginfo_t info{};
     int signo = 0;
     if (until.forever()) {
