@@ -266,7 +266,7 @@ struct followed_child {
   /// promise rules that out). 0, or -1 with errno.
   int send(int signo, bool to_group) const noexcept {
     const pid_t to = target(to_group);
-    return to == pid && !by_pid ? signal_child(pid, pidfd, signo) : sys().kill(to, signo);
+    return to == pid ? signal_child(pid, by_pid ? -1 : pidfd, signo) : sys().kill(to, signo);
   }
 
   /// The next stop (CLD_STOPPED, CLD_TRAPPED) or continue (CLD_CONTINUED)
