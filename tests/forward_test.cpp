@@ -107,6 +107,13 @@ constexpr bool skip_sent_faults = true;
 constexpr bool skip_sent_faults = false;
 #endif
 
+/// This thread's signal mask.
+sigkit::signal_set this_thread_mask() {
+  sigset_t m;
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &m);
+  return sigkit::signal_set(m);
+}
+
 /// True once `f` has counted `n` forwarded signals (it counts right after
 /// its kill() returns, which may be after the child has already acted).
 bool counted(const sigkit::forwarder& f, std::uint64_t n) {
@@ -456,11 +463,7 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
     o.job_control = false;  // the child's stop must not stop this process
     const sigkit::signal_set waited = sigkit::detail::waited_for(o);
     REQUIRE(waited.contains(sigkit::child));
-    const sigset_t mask_before = [] {
-      sigset_t m;
-      ::pthread_sigmask(SIG_BLOCK, nullptr, &m);
-      return m;
-    }();
+    const sigkit::signal_set mask_before = this_thread_mask();
     sigkit::scoped_block quiet(waited);
     pid_t waiting = 0;  // the forwarder's thread
     const auto find_waiting = [&waiting] {
@@ -501,9 +504,7 @@ TEST_CASE("a forwarder in sigtimedwait() hands SIGCHLD to every subscriber, and 
                       5s),
                   "the forwarder's thread lives on");
     quiet.reset();
-    sigset_t mask_after;
-    ::pthread_sigmask(SIG_BLOCK, nullptr, &mask_after);
-    CHECK(sigkit::signal_set(mask_after) == sigkit::signal_set(mask_before));
+    CHECK(this_thread_mask() == mask_before);
     ::kill(c.pid(), SIGKILL);
     (void)c.wait();
   });
@@ -616,13 +617,6 @@ TEST_CASE("a forwarder in sigtimedwait() leaves no SIGCHLD of its own behind whe
 
 namespace {
 
-/// This thread's signal mask.
-sigkit::signal_set this_thread_mask() {
-  sigset_t m;
-  ::pthread_sigmask(SIG_BLOCK, nullptr, &m);
-  return sigkit::signal_set(m);
-}
-
 /// True if a SIGCHLD is pending for this thread or the process.
 bool sigchld_pending() {
   sigset_t p;
@@ -678,7 +672,7 @@ TEST_CASE("forward_until_exit() forwards on the calling thread until the child e
             (void)sigkit_test::wait_until(
                 [&] {
                   for (const auto& [tid, nr] : sigkit_test::thread_syscalls(self))
-                    if (tid == self && (nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll)) call = nr;
+                    if (tid == self && sigkit_test::is_signal_wait(nr)) call = nr;
                   return call >= 0;
                 },
                 5s);

@@ -215,6 +215,10 @@ inline bool some_thread_in_sigwaitinfo(pid_t pid) {
   return false;
 }
 
+/// True for the system calls a forwarder sleeps in: sigtimedwait()
+/// (dequeue_directly), poll() or ppoll() (its stream's descriptor).
+inline bool is_signal_wait(long nr) noexcept { return nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll; }
+
 /// True if some thread of `pid` is in system call `nr` now.
 inline bool some_thread_in(pid_t pid, long nr) {
   for (const auto& [tid, call] : thread_syscalls(pid))

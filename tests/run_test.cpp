@@ -133,7 +133,6 @@ bool forwarder_waited_in_sigtimedwait(const sigkit::signal_set& watcher_blocks, 
   std::thread watcher([&seen] {
     const pid_t self = ::getpid();
     const auto me = static_cast<pid_t>(::syscall(SYS_gettid));
-    const auto is_wait = [](long nr) { return nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll; };
     bool main_waits = false;
     bool other_waits = false;
     (void)sigkit_test::wait_until(
@@ -141,7 +140,7 @@ bool forwarder_waited_in_sigtimedwait(const sigkit::signal_set& watcher_blocks, 
           main_waits = other_waits = false;
           for (const auto& [tid, nr] : sigkit_test::thread_syscalls(self)) {
             if (tid == self && nr == SYS_rt_sigtimedwait) main_waits = true;
-            if (tid != self && tid != me && is_wait(nr)) other_waits = true;
+            if (tid != self && tid != me && sigkit_test::is_signal_wait(nr)) other_waits = true;
           }
           return main_waits;
         },

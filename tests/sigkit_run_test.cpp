@@ -168,7 +168,6 @@ TEST_CASE(
 #else
     constexpr bool via_handler = false;
 #endif
-    const auto is_wait = [](long nr) { return nr == SYS_rt_sigtimedwait || nr == SYS_poll || nr == SYS_ppoll; };
     long main_call = -1;      // the main thread's wait
     bool other_wait = false;  // another thread (not a sanitizer's: those sleep otherwise) in poll() or sigtimedwait()
     REQUIRE(sigkit_test::wait_until(
@@ -176,8 +175,8 @@ TEST_CASE(
           main_call = -1;
           other_wait = false;
           for (const auto& [tid, nr] : sigkit_test::thread_syscalls(pid)) {
-            if (tid == pid && is_wait(nr)) main_call = nr;
-            if (tid != pid && is_wait(nr)) other_wait = true;
+            if (tid == pid && sigkit_test::is_signal_wait(nr)) main_call = nr;
+            if (tid != pid && sigkit_test::is_signal_wait(nr)) other_wait = true;
           }
           return via_handler ? other_wait : main_call == SYS_rt_sigtimedwait;
         },

@@ -215,7 +215,7 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
   forwarder fwd(std::move(forwarding));
   child_process c;
   if (auto failed = detail::spawn_for_run(c, argv, options)) return *failed;
-  std::optional<exit_status> ended;
+  exit_status status;
   if (!detail::waited_for(options.forward).empty()) {
     // forward_options::dequeue_directly: forward on this thread, which has
     // nothing else to do meanwhile (forward_until_exit()): it blocks the
@@ -230,16 +230,15 @@ inline exit_status run(std::span<const std::string> argv, const run_options& opt
         }
       };
     fwd.forward_until_exit(c, std::move(reap_now));
-    ended = c.wait();
+    status = c.wait();
   } else {
     // The forwarder's own thread; nothing is blocked, so the handler runs
     // on whichever thread the kernel picks (robust where a sanitizer's
     // runtime keeps a thread's mask for itself: TSan was seen with a
     // forwarder thread that had every signal blocked).
     fwd.attach(c);
-    ended = options.reap ? detail::wait_reaping(c, *orphans) : c.wait();
+    status = options.reap ? detail::wait_reaping(c, *orphans) : c.wait();
   }
-  const exit_status status = *ended;
   const bool waiting = options.reap && options.wait_descendants;
   if (options.signal_rest || waiting)
     detail::signal_rest(c, options.spawn.new_session, detail::rewrite_table(options.forward.rewrite)(SIGTERM));
