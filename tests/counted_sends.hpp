@@ -37,6 +37,14 @@ class counted_sends {
   /// The pid whose kill() calls count (a child spawned after this object).
   void aim_at(pid_t pid) noexcept { target().store(pid); }
   int by_kill() const noexcept { return by_kill_count().load(); }
+  /// Whether this process gets pidfds now (a kernel or seccomp filter may
+  /// refuse them where they were compiled in): else sigkit signals by pid.
+  static bool pidfds_work() noexcept {
+    const int fd = sigkit::detail::real_pidfd_open(::getpid());
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+  }
   int by_pidfd() const noexcept { return by_pidfd_count().load(); }
 
  private:

@@ -183,8 +183,9 @@ TEST_CASE("run() with dequeue_directly forwards on its own thread, in sigtimedwa
       CHECK(ended.signal() == sigkit::terminate);
       // With another thread in the process, run() cannot promise that
       // nothing reaps the child: it signals through the pidfd.
-      CHECK(sends.by_pidfd() == (SIGKIT_HAVE_PIDFD ? 1 : 0));
-      CHECK(sends.by_kill() == (SIGKIT_HAVE_PIDFD ? 0 : 1));
+      const bool pidfds = sigkit_test::counted_sends::pidfds_work();
+      CHECK(sends.by_pidfd() == (pidfds ? 1 : 0));
+      CHECK(sends.by_kill() == (pidfds ? 0 : 1));
     });
 }
 
@@ -201,10 +202,14 @@ bool alone() {
 
 }  // namespace
 
-// forward_options::signal_by_pid: run() makes the promise only when it
-// holds, read before it subscribes SIGCHLD.
-TEST_CASE("run() signals the child by pid only when nothing else can reap it") {
+// forward_options::signal_by_pid: run() makes the promise only when no
+// code but its own can run while it forwards, read before it subscribes
+// SIGCHLD (detail::may_signal_by_pid()). Each case starts from every signal
+// at SIG_DFL (doctest's and a sanitizer's handlers are gone in this forked
+// child) and changes one thing.
+TEST_CASE("run()'s check for signalling by pid refuses whenever other code could reap the child") {
   in_child([] {
+    sigkit_test::reset_signal_state();
     sigkit::forward_options direct;
     direct.dequeue_directly = true;
     if (!sigkit_test::under_tsan) {
@@ -212,23 +217,34 @@ TEST_CASE("run() signals the child by pid only when nothing else can reap it") {
       CHECK(sigkit::detail::may_signal_by_pid(direct));
     }
     CHECK_FALSE(sigkit::detail::may_signal_by_pid(sigkit::forward_options{}));  // attach(): its owner reaps
-    {
-      // SIGCHLD ignored (the kernel reaps), SA_NOCLDWAIT (likewise), a
-      // handler from before sigkit (it may call wait()).
-      const auto with = [&](void (*handler)(int), int flags) {
-        struct sigaction sa {};
-        struct sigaction was {};
+    sigkit::forward_options logged = direct;
+    logged.log = [](const std::string&) {};
+    CHECK_FALSE(sigkit::detail::may_signal_by_pid(logged));  // user code on the forwarding thread
+    // A disposition of `signo`, for one look.
+    const auto with = [&](int signo, void (*handler)(int), int flags) {
+      struct sigaction sa {};
+      struct sigaction was {};
+      if ((flags & SA_SIGINFO) != 0)
+        sa.sa_sigaction = [](int, siginfo_t*, void*) {};
+      else
         sa.sa_handler = handler;
-        sa.sa_flags = flags;
-        REQUIRE(::sigaction(SIGCHLD, &sa, &was) == 0);
-        const bool may = sigkit::detail::may_signal_by_pid(direct);
-        REQUIRE(::sigaction(SIGCHLD, &was, nullptr) == 0);
-        return may;
-      };
-      CHECK_FALSE(with(SIG_IGN, 0));
-      CHECK_FALSE(with(SIG_DFL, SA_NOCLDWAIT));
-      CHECK_FALSE(with([](int) {}, 0));
-      if (!sigkit_test::under_tsan) CHECK(with(SIG_DFL, 0));
+      sa.sa_flags = flags;
+      REQUIRE(::sigaction(signo, &sa, &was) == 0);
+      const bool may = sigkit::detail::may_signal_by_pid(direct);
+      REQUIRE(::sigaction(signo, &was, nullptr) == 0);
+      return may;
+    };
+    const auto handler = [](int) {};
+    CHECK_FALSE(with(SIGCHLD, SIG_IGN, 0));             // the kernel reaps
+    CHECK_FALSE(with(SIGCHLD, SIG_DFL, SA_NOCLDWAIT));  // likewise
+    CHECK_FALSE(with(SIGCHLD, handler, 0));             // may call wait()
+    CHECK_FALSE(with(SIGCHLD, nullptr, SA_SIGINFO));
+    CHECK_FALSE(with(SIGTERM, handler, 0));  // a forwarded signal: sigkit's handler would chain to it
+    CHECK_FALSE(with(SIGUSR1, handler, 0));  // any other: it runs on the only thread
+    CHECK_FALSE(with(SIGSEGV, handler, 0));
+    if (!sigkit_test::under_tsan) {
+      CHECK(with(SIGUSR1, SIG_IGN, 0));  // ignored signals run nothing
+      CHECK(with(SIGCHLD, SIG_DFL, 0));
     }
     {
       // Another thread.
@@ -245,30 +261,45 @@ TEST_CASE("run() signals the child by pid only when nothing else can reap it") {
 
 TEST_CASE("run() in a one-thread process signals its child with kill(pid), and forwards all the same") {
   in_child([] {
-    const pid_t self = ::getpid();
-    if (!sigkit_test::under_tsan) REQUIRE(alone());
-    // The sender: another process, which waits until run() sleeps in
-    // sigtimedwait() and sends SIGTERM (a thread here would void the promise).
-    const pid_t sender = ::fork();
-    REQUIRE(sender >= 0);
-    if (sender == 0) {
-      const bool waiting =
-          sigkit_test::wait_until([self] { return sigkit_test::some_thread_in(self, SYS_rt_sigtimedwait); }, 5s);
-      ::_exit(waiting && ::kill(self, SIGTERM) == 0 ? 0 : 1);
+    // run() in a process of its own with one thread (a thread here would
+    // void the promise) and every signal at SIG_DFL (see above); this
+    // process, its parent, watches it (a parent may read a child's syscall
+    // file where ptrace is restricted) and sends SIGTERM once it sleeps in
+    // sigtimedwait(). Its exit code says how it went, a bit each.
+    enum : int { terminated = 1, by_kill = 2, by_pidfd = 4, one_thread = 8 };
+    const pid_t runner = ::fork();
+    REQUIRE(runner >= 0);
+    if (runner == 0) {
+      sigkit_test::reset_signal_state();
+      const bool single = alone();
+      sigkit_test::counted_sends sends;
+      sigkit::run_options o;
+      o.forward.dequeue_directly = true;
+      o.forward.job_control = false;
+      o.spawn.parent_death_signal = sigkit::signal{SIGKILL};
+      int code = single ? one_thread : 0;
+      try {
+        const auto ended = sigkit::run({"sleep", "1000"}, o);
+        if (ended.signaled() && ended.signal() == sigkit::terminate) code |= terminated;
+      } catch (...) {
+      }
+      if (sends.by_kill() == 1 && sends.by_pidfd() == 0) code |= by_kill;
+      if (sends.by_pidfd() == 1 && sends.by_kill() == 0) code |= by_pidfd;
+      ::_exit(code);
     }
-    sigkit_test::counted_sends sends;
-    sigkit::run_options o;
-    o.forward.dequeue_directly = true;
-    o.forward.job_control = false;
-    o.spawn.parent_death_signal = sigkit::signal{SIGKILL};
-    const auto ended = sigkit::run({"sleep", "1000"}, o);
-    int st = 0;
-    REQUIRE(::waitpid(sender, &st, 0) == sender);
-    CHECK(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    CHECK(ended.signaled());
-    CHECK(ended.signal() == sigkit::terminate);
-    CHECK(sends.by_kill() + sends.by_pidfd() == 1);
-    if (!sigkit_test::under_tsan) CHECK(sends.by_kill() == 1);
+    const bool waiting =
+        sigkit_test::wait_until([runner] { return sigkit_test::some_thread_in_sigwaitinfo(runner); }, 5s);
+    CHECK(waiting);
+    CHECK(::kill(runner, SIGTERM) == 0);
+    const int st = sigkit_test::wait_pid_for(runner, 10s);
+    REQUIRE(WIFEXITED(st));
+    const int code = WEXITSTATUS(st);
+    CHECK((code & terminated) != 0);
+    if (!sigkit_test::under_tsan) {
+      CHECK((code & one_thread) != 0);
+      CHECK((code & by_kill) != 0);
+    } else {
+      CHECK((code & (by_kill | by_pidfd)) != 0);  // one of them, exactly once
+    }
   });
 }

@@ -93,17 +93,23 @@ inline std::optional<exit_status> spawn_for_run(child_process& c, std::span<cons
 }
 
 /// Whether run() may make forward_options::signal_by_pid's promise, read
-/// before it subscribes SIGCHLD: it forwards on its own thread
-/// (dequeue_directly), which blocks every signal but the synchronous
-/// faults and runs only run()'s code (its orphan reaper never reaps the
-/// child); the process has no other thread (/proc/self/status; false
-/// where it cannot be read); and SIGCHLD is at its default without
-/// SA_NOCLDWAIT, so no handler from before sigkit reaps, nor the kernel.
+/// before it subscribes SIGCHLD. It forwards on its own thread
+/// (dequeue_directly), which runs only run()'s code meanwhile (its orphan
+/// reaper never reaps the child) as long as no other code can run there
+/// or elsewhere: no forward_options::log; no handler for any signal (every
+/// one at SIG_DFL or SIG_IGN, so neither a signal outside the forwarded set
+/// nor sigkit's handler chaining to one from before can run user code);
+/// SIGCHLD at SIG_DFL without SA_NOCLDWAIT (the kernel reaps nothing by
+/// itself); and no other thread (/proc/self/status; false where it cannot
+/// be read).
 inline bool may_signal_by_pid(const forward_options& options) noexcept {
-  if (waited_for(options).empty()) return false;
-  struct sigaction was {};
-  if (::sigaction(SIGCHLD, nullptr, &was) != 0) return false;
-  if ((was.sa_flags & (SA_SIGINFO | SA_NOCLDWAIT)) != 0 || was.sa_handler != SIG_DFL) return false;
+  if (waited_for(options).empty() || options.log) return false;
+  for (int n = 1; n < signal_limit; ++n) {
+    struct sigaction was {};
+    if (n == SIGKILL || n == SIGSTOP || ::sigaction(n, nullptr, &was) != 0) continue;  // glibc refuses its own
+    if ((was.sa_flags & SA_SIGINFO) != 0 || (was.sa_handler != SIG_DFL && was.sa_handler != SIG_IGN)) return false;
+    if (n == SIGCHLD && (was.sa_handler != SIG_DFL || (was.sa_flags & SA_NOCLDWAIT) != 0)) return false;
+  }
   std::error_code ec;
   std::string where;
   const auto self = read_status_at("/proc", "self/status", ::getpid(), ec, where);
@@ -205,6 +211,10 @@ inline bool adopts_orphans() noexcept { return ::getpid() == 1 || detail::is_sub
 /// (call mirror() on the result to exit the same way). A command that
 /// cannot be executed throws std::system_error (exec_category()), or with
 /// run_options::on_exec_failure comes back as exit code 127 or 126.
+/// With dequeue_directly it signals the child by pid
+/// (forward_options::signal_by_pid) when nothing but its own code can run
+/// while it forwards (see detail::may_signal_by_pid()), else through the
+/// child's pidfd.
 inline exit_status run(std::span<const std::string> argv, const run_options& options = {}) {
   if (options.reap && detail::become_subreaper() != 0 && errno != ENOTSUP)
     throw std::system_error(detail::last_error(), "sigkit::run: PR_SET_CHILD_SUBREAPER");
