@@ -106,9 +106,9 @@ inline bool may_signal_by_pid(const forward_options& options) noexcept {
   if (waited_for(options).empty() || options.log) return false;
   for (int n = 1; n < signal_limit; ++n) {
     struct sigaction was {};
-    if (n == SIGKILL || n == SIGSTOP || ::sigaction(n, nullptr, &was) != 0) continue;  // glibc refuses its own
-    if ((was.sa_flags & SA_SIGINFO) != 0 || (was.sa_handler != SIG_DFL && was.sa_handler != SIG_IGN)) return false;
-    if (n == SIGCHLD && (was.sa_handler != SIG_DFL || (was.sa_flags & SA_NOCLDWAIT) != 0)) return false;
+    if (n == SIGKILL || n == SIGSTOP || sys().sigaction(n, nullptr, &was) != 0) continue;  // glibc refuses its own
+    if (is_function(was)) return false;
+    if (n == SIGCHLD && (is_ignore(was) || (was.sa_flags & SA_NOCLDWAIT) != 0)) return false;
   }
   std::error_code ec;
   std::string where;
